@@ -1,0 +1,393 @@
+package kfp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-openapi/runtime"
+	"github.com/go-openapi/strfmt"
+
+	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/experiment_client/experiment_service"
+	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/experiment_model"
+	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/healthz_client/healthz_service"
+	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_client/pipeline_service"
+	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_upload_client/pipeline_upload_service"
+	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/run_client/run_service"
+	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/run_model"
+)
+
+// Healthz checks that the server answers as KFP, and whether it runs in
+// multi-user mode.
+func (c *Client) Healthz(ctx context.Context) (multiUser bool, err error) {
+	res, err := c.health.GetHealthz(&healthz_service.GetHealthzParams{Context: ctx}, nil)
+	if err != nil {
+		return false, err
+	}
+	return res.Payload.MultiUser, nil
+}
+
+// filterEquals builds a KFP list filter matching key == value. KFP decodes
+// the filter parameter twice, so it is escaped here once more.
+func filterEquals(key, value string) *string {
+	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
+		"key": key, "operation": "EQUALS", "string_value": value,
+	}}})
+	s := url.QueryEscape(string(f))
+	return &s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (c *Client) ns() *string {
+	if c.target.Namespace == "" {
+		return nil
+	}
+	return ptr(c.target.Namespace)
+}
+
+// FindExperiment returns the id of the experiment named name in the
+// target namespace, or "" if there is none.
+func (c *Client) FindExperiment(ctx context.Context, name string) (string, error) {
+	res, err := c.experiments.ListExperiments(&experiment_service.ListExperimentsParams{
+		Context: ctx, Filter: filterEquals("display_name", name), Namespace: c.ns(), PageSize: ptr(int32(2)),
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, e := range res.Payload.Experiments {
+		if e.DisplayName == name {
+			return e.ExperimentID, nil
+		}
+	}
+	return "", nil
+}
+
+// EnsureExperiment returns the id of the experiment named name, creating it
+// in the target namespace if it does not exist.
+func (c *Client) EnsureExperiment(ctx context.Context, name string) (id string, err error) {
+	if id, err = c.FindExperiment(ctx, name); err != nil || id != "" {
+		return id, err
+	}
+	res, err := c.experiments.CreateExperiment(&experiment_service.CreateExperimentParams{
+		Context: mayCreate(ctx),
+		Body:    &experiment_model.V2beta1Experiment{DisplayName: name, Namespace: c.target.Namespace},
+	})
+	if err == nil {
+		return res.Payload.ExperimentID, nil
+	}
+	var ae *APIError
+	if ambiguous(err) || (errors.As(err, &ae) && ae.HTTPStatus == http.StatusConflict) {
+		// Created by us (answer lost) or by a parallel job: look again.
+		if id, ferr := c.FindExperiment(ctx, name); ferr == nil && id != "" {
+			return id, nil
+		}
+	}
+	return "", err
+}
+
+// FindPipeline returns the id of the pipeline named name (in the target
+// namespace), or "". KFP 2.0.x's GetPipelineByName always fails, so it lists.
+func (c *Client) FindPipeline(ctx context.Context, name string) (string, error) {
+	res, err := c.pipelines.ListPipelines(&pipeline_service.ListPipelinesParams{
+		Context: ctx, Filter: filterEquals("display_name", name), Namespace: c.ns(), PageSize: ptr(int32(2)),
+	}, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range res.Payload.Pipelines {
+		if p.DisplayName == name {
+			return p.PipelineID, nil
+		}
+	}
+	return "", nil
+}
+
+// FindVersion returns the id of pipeline pipelineID's version named name, or "".
+func (c *Client) FindVersion(ctx context.Context, pipelineID, name string) (string, error) {
+	res, err := c.pipelines.ListPipelineVersions(&pipeline_service.ListPipelineVersionsParams{
+		Context: ctx, PipelineID: pipelineID, Filter: filterEquals("display_name", name), PageSize: ptr(int32(2)),
+	}, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, v := range res.Payload.PipelineVersions {
+		if v.DisplayName == name {
+			return v.PipelineVersionID, nil
+		}
+	}
+	return "", nil
+}
+
+// UploadPipeline uploads spec (YAML) as a new pipeline named name, and
+// returns the pipeline id and the id of its first version.
+func (c *Client) UploadPipeline(ctx context.Context, name, description string, spec []byte) (pipelineID, versionID string, err error) {
+	res, err := c.uploads.UploadPipeline(&pipeline_upload_service.UploadPipelineParams{
+		Context:     mayCreate(ctx),
+		Name:        &name,
+		Description: &description,
+		Namespace:   c.ns(),
+		Uploadfile:  runtime.NamedReader(name+".yaml", bytes.NewReader(spec)),
+	}, nil)
+	if err != nil {
+		// A lost answer, or a parallel job, may have created it.
+		id, ferr := c.FindPipeline(ctx, name)
+		if ferr != nil || id == "" {
+			return "", "", err
+		}
+		pipelineID = id
+	} else {
+		pipelineID = res.Payload.PipelineID
+	}
+	// The upload answer carries no version id: the first version has the
+	// pipeline's name.
+	vid, err := c.FindVersion(ctx, pipelineID, name)
+	if err != nil {
+		return "", "", err
+	}
+	return pipelineID, vid, nil
+}
+
+// UploadVersion uploads spec as version name of pipeline pipelineID.
+func (c *Client) UploadVersion(ctx context.Context, pipelineID, name, description string, spec []byte) (string, error) {
+	res, err := c.uploads.UploadPipelineVersion(&pipeline_upload_service.UploadPipelineVersionParams{
+		Context:     mayCreate(ctx),
+		Name:        &name,
+		Description: &description,
+		Pipelineid:  &pipelineID,
+		Uploadfile:  runtime.NamedReader(name+".yaml", bytes.NewReader(spec)),
+	}, nil)
+	if err == nil {
+		return res.Payload.PipelineVersionID, nil
+	}
+	if id, ferr := c.FindVersion(ctx, pipelineID, name); ferr == nil && id != "" {
+		return id, nil
+	}
+	return "", err
+}
+
+// RunRequest is a run to create. Exactly one of Spec (inline) or
+// PipelineID/VersionID is set.
+type RunRequest struct {
+	Name           string
+	Description    string
+	ExperimentID   string
+	Spec           any // JSON-compatible IR, or {"pipeline_spec","platform_spec"}
+	PipelineID     string
+	VersionID      string
+	Parameters     map[string]any
+	ServiceAccount string
+	// Token makes the create idempotent: it is appended to the description,
+	// and looked for before the create is retried.
+	Token string
+}
+
+// Run is a run as kf-run sees it.
+type Run struct {
+	ID          string
+	Name        string
+	State       RunState
+	Created     time.Time
+	Finished    time.Time
+	Error       string
+	Description string
+	// Nodes are the run's task details as KFP reports them: at KFP 2.0.x
+	// these are Argo nodes (drivers, executors, DAGs), see Tasks.
+	Nodes []Task
+}
+
+func (r RunRequest) description() string {
+	if r.Token == "" {
+		return r.Description
+	}
+	return strings.TrimSpace(r.Description + "\nkf-run:" + r.Token)
+}
+
+// CreateRun creates a run. If the answer is lost (reset, timeout, 502, 504)
+// it looks for the run by its token before trying again, so a run is never
+// created twice.
+func (c *Client) CreateRun(ctx context.Context, r RunRequest) (Run, error) {
+	body := &run_model.V2beta1Run{
+		DisplayName:    r.Name,
+		Description:    r.description(),
+		ExperimentID:   r.ExperimentID,
+		ServiceAccount: r.ServiceAccount,
+		RuntimeConfig:  &run_model.V2beta1RuntimeConfig{Parameters: r.Parameters},
+	}
+	if r.Spec != nil {
+		body.PipelineSpec = r.Spec
+	} else {
+		body.PipelineVersionReference = &run_model.V2beta1PipelineVersionReference{PipelineID: r.PipelineID, PipelineVersionID: r.VersionID}
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var res *run_service.CreateRunOK
+		res, err = c.runs.CreateRun(&run_service.CreateRunParams{Context: mayCreate(ctx), Body: body}, nil)
+		if err == nil {
+			return toRun(res.Payload), nil
+		}
+		if r.Token == "" || !ambiguous(err) || ctx.Err() != nil {
+			return Run{}, err
+		}
+		found, ferr := c.findRunByDescription(ctx, r.ExperimentID, body.Description)
+		if ferr != nil {
+			return Run{}, fmt.Errorf("%w (and looking for the run afterwards failed: %v)", err, ferr)
+		}
+		if found != nil {
+			c.log.Debug("run was created although its answer was lost", "run_id", found.ID)
+			return *found, nil
+		}
+	}
+	return Run{}, err
+}
+
+func (c *Client) findRunByDescription(ctx context.Context, experimentID, description string) (*Run, error) {
+	p := &run_service.ListRunsParams{Context: ctx, Filter: filterEquals("description", description), PageSize: ptr(int32(2))}
+	if experimentID != "" {
+		p.ExperimentID = &experimentID
+	} else {
+		p.Namespace = c.ns()
+	}
+	res, err := c.runs.ListRuns(p, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range res.Payload.Runs {
+		if r.Description == description {
+			run := toRun(r)
+			return &run, nil
+		}
+	}
+	return nil, nil
+}
+
+// GetRun reads a run.
+func (c *Client) GetRun(ctx context.Context, id string) (Run, error) {
+	res, err := c.runs.GetRun(&run_service.GetRunParams{Context: ctx, RunID: id}, nil)
+	if err != nil {
+		return Run{}, err
+	}
+	return toRun(res.Payload), nil
+}
+
+// TerminateRun asks KFP to stop a run. Terminating a run that already
+// ended is not an error.
+func (c *Client) TerminateRun(ctx context.Context, id string) error {
+	_, err := c.runs.TerminateRun(&run_service.TerminateRunParams{Context: ctx, RunID: id}, nil)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.GRPCCode == CodeInvalidArgument {
+		// KFP answers 400 when the run is already finished or canceling.
+		return nil
+	}
+	return err
+}
+
+// PodLog fetches the main container's log of a task's pod through the KFP
+// UI server's route (/k8s/pod/logs beside the API, /pipeline/k8s/pod/logs
+// behind Kubeflow), with the same credentials. At most limit bytes are read.
+func (c *Client) PodLog(ctx context.Context, pod string, limit int64) (string, error) {
+	ns := c.target.Namespace
+	if ns == "" {
+		ns = "kubeflow"
+	}
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + "/k8s/pod/logs"
+	u.RawQuery = url.Values{"podname": {pod}, "podnamespace": {ns}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return "", &APIError{Op: "PodLog", Err: err}
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return "", newAPIError("PodLog", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Location"), res.Body)
+	}
+	// Keep the tail: read everything but hold at most limit bytes.
+	b, err := tail(res.Body, limit)
+	return string(b), err
+}
+
+func tail(r io.Reader, limit int64) ([]byte, error) {
+	buf := make([]byte, 0, 32<<10)
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if int64(len(buf)) > 2*limit {
+			buf = append(buf[:0], buf[int64(len(buf))-limit:]...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if int64(len(buf)) > limit {
+		buf = buf[int64(len(buf))-limit:]
+	}
+	return buf, nil
+}
+
+func toTime(t strfmt.DateTime) time.Time {
+	tt := time.Time(t)
+	// KFP reports unset times as 0001-01-01 or 1970-01-01.
+	if tt.IsZero() || tt.Unix() <= 0 {
+		return time.Time{}
+	}
+	return tt
+}
+
+func toRun(r *run_model.V2beta1Run) Run {
+	if r == nil {
+		return Run{}
+	}
+	run := Run{
+		ID:          r.RunID,
+		Name:        r.DisplayName,
+		State:       normalize(string(r.State)),
+		Created:     toTime(r.CreatedAt),
+		Finished:    toTime(r.FinishedAt),
+		Description: r.Description,
+	}
+	if r.Error != nil {
+		run.Error = r.Error.Message
+	}
+	if r.RunDetails != nil {
+		for _, t := range r.RunDetails.TaskDetails {
+			if t == nil {
+				continue
+			}
+			task := Task{
+				Name:  t.DisplayName,
+				State: normalize(string(t.State)),
+				Start: toTime(t.StartTime),
+				End:   toTime(t.EndTime),
+			}
+			if t.Error != nil {
+				task.Message = t.Error.Message
+			}
+			for _, ch := range t.ChildTasks {
+				if ch != nil && ch.PodName != "" {
+					task.PodName = ch.PodName
+					break
+				}
+			}
+			if task.PodName == "" {
+				task.PodName = t.PodName
+			}
+			run.Nodes = append(run.Nodes, task)
+		}
+	}
+	return run
+}

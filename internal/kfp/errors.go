@@ -1,0 +1,116 @@
+package kfp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+)
+
+// gRPC codes KFP maps to HTTP statuses, for callers that branch on them.
+const (
+	CodeInvalidArgument  = 3
+	CodeNotFound         = 5
+	CodeAlreadyExists    = 6
+	CodePermissionDenied = 7
+	CodeUnauthenticated  = 16
+)
+
+// APIError is any failed KFP call: an answer that is not a 200 with JSON,
+// or a transport failure (Err set, HTTPStatus 0).
+type APIError struct {
+	Op         string // the API operation, e.g. CreateRun
+	HTTPStatus int
+	GRPCCode   int
+	Message    string
+	Location   string // for redirects
+	Err        error
+}
+
+func (e *APIError) Error() string {
+	switch {
+	case e.Err != nil:
+		return fmt.Sprintf("%s: %v", e.Op, e.Err)
+	case e.HTTPStatus >= 300 && e.HTTPStatus < 400:
+		return fmt.Sprintf("%s: HTTP %d redirect to %s: login required (the server sent kf-run to a sign-in page; set a token or username/password)", e.Op, e.HTTPStatus, e.Location)
+	case e.GRPCCode != 0:
+		return fmt.Sprintf("%s: HTTP %d (grpc %d): %s", e.Op, e.HTTPStatus, e.GRPCCode, e.Message)
+	default:
+		return fmt.Sprintf("%s: HTTP %d: %s", e.Op, e.HTTPStatus, e.Message)
+	}
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// IsNotFound reports whether err is KFP's 404.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.HTTPStatus == http.StatusNotFound
+}
+
+// ambiguous reports whether a failed create may nevertheless have created
+// something: the request may have reached the server but the answer was lost.
+func ambiguous(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	if ae.Err != nil {
+		return true // timeout, reset: we cannot know
+	}
+	return ae.HTTPStatus == http.StatusGatewayTimeout || ae.HTTPStatus == http.StatusBadGateway
+}
+
+func newAPIError(op string, status int, contentType, location string, body io.Reader) *APIError {
+	e := &APIError{Op: op, HTTPStatus: status, Location: location}
+	var b []byte
+	if body != nil {
+		b, _ = io.ReadAll(io.LimitReader(body, 64<<10))
+	}
+	// KFP's gateway: {"error","code","message"}; its upload handlers:
+	// {"error_message","error_details"}.
+	var gw struct {
+		Code         int    `json:"code"`
+		Message      string `json:"message"`
+		Error        string `json:"error"`
+		ErrorMessage string `json:"error_message"`
+	}
+	if json.Unmarshal(b, &gw) == nil {
+		e.GRPCCode = gw.Code
+		e.Message = firstNonEmpty(gw.Message, gw.Error, gw.ErrorMessage)
+	}
+	if e.Message == "" {
+		txt := strings.TrimSpace(string(b))
+		if len(txt) > 300 {
+			txt = txt[:300] + "…"
+		}
+		switch {
+		case status == http.StatusOK:
+			e.Message = fmt.Sprintf("unexpected Content-Type %q (a login page or proxy answered instead of KFP)", contentType)
+		case txt == "":
+			e.Message = http.StatusText(status)
+		default:
+			e.Message = txt
+		}
+	}
+	return e
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func jitter(n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return rand.Int64N(n)
+}
