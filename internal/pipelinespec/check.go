@@ -76,7 +76,7 @@ func (c *checker) fill(s *Spec) {
 	p := []string{"pipelineInfo"}
 	if c.mapAt(p, true) != nil {
 		s.Name = c.stringAt("pipelineInfo", "name")
-		if s.Name == "" {
+		if v := dig(c.ir, "pipelineInfo", "name"); v == nil || v == "" {
 			c.errf([]string{"pipelineInfo", "name"}, "", "pipelineInfo.name is missing or empty")
 		}
 		s.Description = c.stringAt("pipelineInfo", "description")
@@ -115,8 +115,11 @@ func (c *checker) fill(s *Spec) {
 		c.errf([]string{"root"}, "", "root.dag is missing: the pipeline has no tasks")
 		return
 	}
+	if dig(root, "dag", "tasks") == nil {
+		c.errf([]string{"root", "dag"}, "", "root.dag.tasks is missing: the pipeline has no tasks")
+	}
 	order := c.dag([]string{"root"}, components)
-	if len(order) == 0 && c.mapAt([]string{"root", "dag", "tasks"}, false) != nil {
+	if tasks, ok := dig(root, "dag", "tasks").(map[string]any); ok && len(tasks) == 0 {
 		c.errf([]string{"root", "dag", "tasks"}, "", "root.dag.tasks is empty: the pipeline has no tasks")
 	}
 	s.Inputs = c.inputs(ir)
@@ -175,7 +178,9 @@ func (c *checker) dag(path []string, components map[string]any) []string {
 			case tasks[ds2] == nil:
 				c.errf(ip, hintNames("tasks", tasks), "task %q depends on %q, which is not a task of %s", name, ds2, dotted(dp))
 			default:
-				ds = append(ds, ds2)
+				if _, ok := tasks[ds2].(map[string]any); ok { // others are reported above
+					ds = append(ds, ds2)
+				}
 			}
 		}
 		deps[name] = ds

@@ -52,8 +52,13 @@ func toNode(v any) (*yaml.Node, error) {
 	case bool:
 		return scalar("!!bool", strconv.FormatBool(x)), nil
 	case json.Number:
-		if _, err := strconv.ParseInt(string(x), 10, 64); err == nil || decimalInt.MatchString(string(x)) {
+		if _, err := strconv.ParseInt(string(x), 10, 64); err == nil {
 			return scalar("!!int", string(x)), nil
+		}
+		if decimalInt.MatchString(string(x)) {
+			// yaml.v3 resolves a plain integer beyond int64 as !!float; tag it
+			// so, to write it plain (Parse keeps its digits).
+			return scalar("!!float", string(x)), nil
 		}
 		f, err := x.Float64()
 		if err != nil {

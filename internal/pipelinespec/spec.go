@@ -175,6 +175,7 @@ func decodeAll(path string, data []byte) ([]document, error) {
 		if len(n.Content) > 0 {
 			line, col = n.Content[0].Line, n.Content[0].Column
 		}
+		c.pos[""] = pos{line, col}
 		docs = append(docs, document{value: v, line: line, col: col, pos: c.pos})
 	}
 }
@@ -243,6 +244,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Refresh re-reads Name, Description, versions, Inputs and Tasks from the
+// current Pipeline map and checks its structure again; call it after editing
+// the maps. Its errors carry no line numbers.
+func (s *Spec) Refresh() error {
+	c := &checker{ir: s.Pipeline, file: s.Path}
+	n := *s
+	n.Name, n.Description, n.SchemaVersion, n.SDKVersion, n.Inputs, n.Tasks = "", "", "", "", nil, nil
+	c.fill(&n)
+	if len(c.errs) > 0 {
+		return c.err()
+	}
+	*s = n
+	return nil
 }
 
 // Original returns the bytes the Spec was parsed from.
