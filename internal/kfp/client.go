@@ -127,7 +127,9 @@ func New(t Target, o Options) (*Client, error) {
 	hc.CheckRedirect = noRedirect
 
 	rt := httptransport.NewWithClient(base.Host, cmpOr(base.Path, "/"), []string{base.Scheme}, hc)
-	rt.SetDebug(false) // DEBUG/SWAGGER_DEBUG would dump the bearer token to stderr.
+	// DEBUG/SWAGGER_DEBUG would dump the bearer token to stderr. (Not
+	// SetDebug: it also writes a package global of go-openapi.)
+	rt.Debug = false
 	rt.Consumers["*/*"] = runtime.ByteStreamConsumer()
 	rt.Producers[runtime.JSONMime] = runtime.ProducerFunc(produceJSON)
 	tr := errorTransport{rt}

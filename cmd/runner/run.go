@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kf-run/kf-run/internal/ci"
+	"github.com/kf-run/kf-run/internal/config"
+	"github.com/kf-run/kf-run/internal/console"
+	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/plan"
+	"github.com/kf-run/kf-run/internal/report"
+	"github.com/kf-run/kf-run/internal/submit"
+	"github.com/kf-run/kf-run/internal/wait"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// env is the process's outside world, injected so tests run in-process.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	lookupEnv      func(string) (string, bool)
+	readFile       func(string) ([]byte, error)
+	terminal       bool
+	// poll overrides the wait loop's clock and intervals (tests).
+	poll wait.Options
+	// kfpOptions overrides the client's retry settings (tests).
+	kfpOptions kfp.Options
+}
+
+const usageText = `kf-run submits compiled Kubeflow Pipelines from CI, waits for them and reports.
+
+Usage:
+  kf-run run [--config FILE] [--pipeline NAME]... [--no-wait] [--timeout D]
+  kf-run run --spec FILE --host URL [--namespace NS] [--experiment E] [--param k=v]... [--no-wait] [--timeout D]
+  kf-run validate [--config FILE | --spec FILE] [--pipeline NAME]... [--param k=v]... [--print]
+  kf-run version
+
+Run 'kf-run COMMAND --help' for the flags of a command.
+
+`
+
+func run(ctx context.Context, args []string, e env) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usageText+exitCodesHelp+"\n")
+		return exitUsage
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(ctx, args[1:], e)
+	case "validate":
+		return validateCmd(args[1:], e)
+	case "version", "--version":
+		fmt.Fprintf(e.stdout, "kf-run %s\n", version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(e.stdout, usageText+exitCodesHelp+"\n")
+		return exitOK
+	default:
+		fmt.Fprintf(e.stderr, "kf-run: unknown command %q\n\n%s", args[0], usageText)
+		return exitUsage
+	}
+}
+
+// list is a repeatable string flag.
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error { *l = append(*l, v); return nil }
+
+type commonFlags struct {
+	config string
+	plan.Flags
+	pipelines, params list
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "", "config file (default kf-run.yaml when present)")
+	fs.Var(&c.pipelines, "pipeline", "run only this pipeline of the config (repeatable)")
+	fs.StringVar(&c.Spec, "spec", "", "compiled pipeline file (KFP IR YAML or JSON) to run without a config file")
+	fs.StringVar(&c.Host, "host", "", "KFP API URL, e.g. https://kubeflow.example.com/pipeline (env KF_RUN_HOST)")
+	fs.StringVar(&c.Namespace, "namespace", "", "Kubeflow profile namespace on multi-user Kubeflow (env KF_RUN_NAMESPACE)")
+	fs.StringVar(&c.Experiment, "experiment", "", "experiment name (created if missing; default Default)")
+	fs.StringVar(&c.RunName, "run-name", "", "run name (default: pipeline, branch or PR, short SHA)")
+	fs.Var(&c.params, "param", "pipeline parameter NAME=VALUE, read by its declared type (repeatable)")
+}
+
+func parse(fs *flag.FlagSet, args []string, e env, help string) (int, bool) {
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, help+"\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(e.stderr, "\n"+exitCodesHelp+"\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "kf-run: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// makePlan reads the CI facts and the config, and builds the plan.
+func makePlan(c commonFlags, e env) (*plan.Plan, error) {
+	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile, Git: ci.GitCommand})
+	if err != nil {
+		return nil, err
+	}
+	var cfg *config.Config
+	path := c.config
+	if path == "" && c.Spec == "" {
+		path = config.DefaultFile
+	}
+	if path != "" {
+		if cfg, err = config.Load(path, e.lookupEnv); err != nil {
+			return nil, err
+		}
+	}
+	c.Flags.Pipelines, c.Flags.Params = c.pipelines, c.params
+	return plan.New(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv})
+}
+
+func validateCmd(args []string, e env) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	var c commonFlags
+	c.register(fs)
+	print := fs.Bool("print", false, "print the effective spec(s) that would be submitted, as JSON")
+	if code, ok := parse(fs, args, e, "Usage: kf-run validate [--config FILE | --spec FILE] [--param k=v]... [--print]\n\nChecks the config, the specs and the parameters without contacting KFP.\n"); !ok {
+		return code
+	}
+	if c.Spec != "" && c.Host == "" {
+		c.Host = "http://validate.invalid" // no network: any host will do
+	}
+	p, err := makePlan(c, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
+		return errCode(err)
+	}
+	for _, pl := range p.Pipelines {
+		if *print {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(pl.Spec.RunBody()); err != nil {
+				fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
+				return exitError
+			}
+			continue
+		}
+		fmt.Fprintf(e.stdout, "ok  %s  (%s: %d tasks, %d parameters set)\n", pl.Name, pl.Spec.Path, len(pl.Spec.Tasks), len(pl.Parameters))
+	}
+	return exitOK
+}
+
+func runCmd(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var c commonFlags
+	c.register(fs)
+	fs.BoolVar(&c.NoWait, "no-wait", false, "submit, print the run links and exit 0 without waiting")
+	fs.DurationVar(&c.Timeout, "timeout", 0, "give up waiting after this long (e.g. 30m); exit 4")
+	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment")
+	if code, ok := parse(fs, args, e, "Usage: kf-run run [--config FILE] [--pipeline NAME]...\n       kf-run run --spec FILE --host URL [--param k=v]...\n\nSubmits the pipelines, waits for their runs and reports.\n"); !ok {
+		return code
+	}
+	p, err := makePlan(c, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
+		return errCode(err)
+	}
+	out := console.New(e.stdout, p.CI.Provider, e.terminal)
+	// Mask before anything else is printed.
+	out.Mask(p.Secrets...)
+
+	client, err := kfp.New(p.Target, e.kfpOptions)
+	if err != nil {
+		out.Errorf("kf-run", "%v", err)
+		return exitUsage
+	}
+	submitAll(ctx, client, p, out)
+	if p.Wait && ctx.Err() == nil {
+		waitAll(ctx, client, p, out, e.poll)
+	}
+	stopRuns(client, p, out, ctx.Err() != nil)
+
+	// Report always runs, even after failure or interrupt, with a fresh deadline.
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	publish(rctx, p, out, e)
+	return exitCode(ctx, p, nil)
+}
+
+func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console) {
+	end := out.Group("Submit to " + p.Target.Host)
+	defer end()
+	for _, pl := range p.Pipelines {
+		if ctx.Err() != nil {
+			pl.Err = ctx.Err()
+			continue
+		}
+		s, err := submit.Run(ctx, client, pl, time.Now)
+		if err != nil {
+			pl.Err = err
+			out.Errorf("submit "+pl.Name, "%v", err)
+			continue
+		}
+		pl.Submission = s
+		out.Printf("%s: run %s submitted in experiment %q: %s", pl.Name, s.RunID, s.ExperimentName, s.RunURL)
+	}
+}
+
+func waitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console, o wait.Options) {
+	end := out.Group("Wait for runs")
+	defer end()
+	o.OnEvent = func(ev wait.Event) { out.Printf("%s", ev) }
+	if o.OnPoll == nil {
+		o.OnPoll = func(name string, run kfp.Run, tasks []kfp.Task) {
+			done := 0
+			for _, t := range tasks {
+				if t.State.IsTerminal() {
+					done++
+				}
+			}
+			out.Status(fmt.Sprintf("%s: %s, %d/%d tasks done", name, run.State, done, len(tasks)))
+		}
+	}
+	var wg sync.WaitGroup
+	for _, pl := range p.Pipelines {
+		if pl.Submission == nil {
+			continue
+		}
+		wg.Go(func() {
+			oc, err := wait.ForRun(ctx, client, pl, o)
+			pl.Outcome = oc
+			switch {
+			case errors.Is(err, wait.ErrTimeout):
+				pl.Err = fmt.Errorf("%s: timed out after %s waiting for run %s", pl.Name, pl.Timeout, pl.Submission.RunID)
+			case err != nil && ctx.Err() == nil:
+				pl.Err = err
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// stopRuns terminates the runs nobody will wait for: after an interrupt or a
+// timeout, when cancel_on_interrupt is on. GitHub sends SIGKILL about 10 s
+// after the first signal, so this has a short deadline of its own.
+func stopRuns(client *kfp.Client, p *plan.Plan, out *console.Console, interrupted bool) {
+	if !p.CancelOnInterrupt {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, pl := range p.Pipelines {
+		if pl.Submission == nil || (pl.Outcome != nil && pl.Outcome.State.IsTerminal()) {
+			continue
+		}
+		if !interrupted && (pl.Outcome == nil || !pl.Outcome.TimedOut) {
+			continue
+		}
+		if pl.Outcome == nil {
+			pl.Outcome = &plan.Outcome{Started: pl.Submission.SubmittedAt}
+		}
+		if err := client.TerminateRun(ctx, pl.Submission.RunID); err != nil {
+			out.Warningf("terminate "+pl.Name, "could not terminate run %s: %v", pl.Submission.RunID, err)
+			continue
+		}
+		pl.Outcome.Terminated = true
+		out.Printf("%s: run %s terminated at KFP", pl.Name, pl.Submission.RunID)
+	}
+}
+
+func publish(ctx context.Context, p *plan.Plan, out *console.Console, e env) {
+	report.Console(out, p)
+	if p.CI.Provider == ci.GitHub {
+		gh := &report.GitHub{}
+		if err := gh.Publish(ctx, p, out); err != nil {
+			out.Warningf("report", "%v", err)
+		}
+	}
+	if p.CI.DotenvPath != "" {
+		if err := os.WriteFile(p.CI.DotenvPath, []byte(report.Dotenv(p)), 0o644); err != nil {
+			out.Warningf("report", "write %s: %v", p.CI.DotenvPath, err)
+		}
+	}
+}

@@ -1,0 +1,385 @@
+// Package config reads kf-run.yaml: the schema, strict loading (an unknown
+// key is an error), ${ENV} expansion, and template checks, every problem
+// reported with its file:line. It does not read the pipeline specs, look at
+// the CI environment or apply defaults that depend on them: that is plan.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultFile is the config file kf-run reads when --config is not given.
+const DefaultFile = "kf-run.yaml"
+
+// Config is the whole file.
+type Config struct {
+	Path      string `yaml:"-"`
+	Kubeflow  Kubeflow   `yaml:"kubeflow"`
+	Defaults  Defaults   `yaml:"defaults"`
+	Report    Report     `yaml:"report"`
+	Pipelines []Pipeline `yaml:"pipelines"`
+	// Secrets are the values that came from env into credentials, or from
+	// env vars whose names say they are secret. They must be masked.
+	Secrets []string `yaml:"-"`
+}
+
+// Kubeflow says where KFP is and how to authenticate.
+type Kubeflow struct {
+	Host      Text `yaml:"host"`
+	Namespace Text `yaml:"namespace"`
+	UIURL     Text `yaml:"ui_url"`
+	Auth      Auth `yaml:"auth"`
+}
+
+// Auth holds credentials. Give them as ${ENV_VAR}, never literally.
+type Auth struct {
+	Token   Text            `yaml:"token"`
+	Headers map[string]Text `yaml:"headers"`
+	Cookies map[string]Text `yaml:"cookies"`
+}
+
+// Defaults apply to every pipeline that does not set its own.
+type Defaults struct {
+	Experiment        Text     `yaml:"experiment"`
+	Timeout           Duration `yaml:"timeout"`
+	CancelOnInterrupt *bool    `yaml:"cancel_on_interrupt"`
+	ServiceAccount    Text     `yaml:"service_account"`
+}
+
+// Report configures where results go besides the log.
+type Report struct {
+	// PRComment posts (and updates) one comment per pipeline on pull requests.
+	PRComment *bool `yaml:"pr_comment"`
+}
+
+// Pipeline is one entry of pipelines:.
+type Pipeline struct {
+	Line int  `yaml:"-"`
+	Name Text `yaml:"name"`
+	// Spec is the compiled pipeline package, relative to the config file.
+	Spec Text `yaml:"spec"`
+	// PipelineName and Version upload the spec as a pipeline version; both
+	// empty runs it inline. Version alone uses Name as the pipeline name.
+	PipelineName   Text             `yaml:"pipeline_name"`
+	Version        Text             `yaml:"version"`
+	RunName        Text             `yaml:"run_name"`
+	Description    Text             `yaml:"description"`
+	Experiment     Text             `yaml:"experiment"`
+	Parameters     map[string]Value `yaml:"parameters"`
+	Timeout        Duration         `yaml:"timeout"`
+	ServiceAccount Text             `yaml:"service_account"`
+}
+
+// Text is a string with the line it was written on, so later errors (a
+// template that fails) can point at it.
+type Text struct {
+	Value string
+	Line  int
+}
+
+// UnmarshalYAML takes a scalar.
+func (t *Text) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expected a string", n.Line)}}
+	}
+	t.Value, t.Line = n.Value, n.Line
+	return nil
+}
+
+// Value is a parameter value as written (a YAML scalar, list or map).
+type Value struct {
+	V    any
+	Line int
+}
+
+// UnmarshalYAML decodes any YAML value into plain Go values.
+func (v *Value) UnmarshalYAML(n *yaml.Node) error {
+	v.Line = n.Line
+	return n.Decode(&v.V)
+}
+
+// Duration is a Go duration string: 90s, 30m, 2h.
+type Duration struct {
+	D    time.Duration
+	Line int
+}
+
+// UnmarshalYAML parses the duration.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (use e.g. 90s, 30m, 2h)", n.Line, n.Value)}}
+	}
+	d.D, d.Line = v, n.Line
+	return nil
+}
+
+// Error is one problem in the config file, at a line.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Load reads and checks the config file at path. getenv resolves ${VAR}.
+func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w (create %s, or run a single spec with --spec FILE --host URL)", err, DefaultFile)
+	}
+	return Parse(path, b, getenv)
+}
+
+// Parse checks data as the contents of path.
+func Parse(path string, data []byte, getenv func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(path, err)
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, &Error{File: path, Msg: "the file is empty: it needs at least pipelines: [{name, spec}]"}
+	}
+	c := &Config{Path: path}
+	var errs []error
+	expandEnv(path, &root, getenv, nil, &c.Secrets, &errs)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	doc := root.Content[0]
+	checkKeys(path, doc, reflect.TypeFor[Config](), "the top level", &errs)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := doc.Decode(c); err != nil {
+		return nil, yamlError(path, err)
+	}
+	c.Path = path
+	if n := mapValue(doc, "pipelines"); n != nil && n.Kind == yaml.SequenceNode {
+		for i := range c.Pipelines {
+			if i < len(n.Content) {
+				c.Pipelines[i].Line = n.Content[i].Line
+			}
+		}
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkKeys reports every mapping key in n that t (a struct with yaml
+// tags) does not declare, recursively, with its line.
+func checkKeys(path string, n *yaml.Node, t reflect.Type, where string, errs *[]error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type mismatch
+		}
+		fields := map[string]reflect.StructField{}
+		var known []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = f
+			known = append(known, tag)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			f, ok := fields[k.Value]
+			if !ok {
+				*errs = append(*errs, &Error{File: path, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in %s (known: %s)", k.Value, where, strings.Join(known, ", "))})
+				continue
+			}
+			checkKeys(path, n.Content[i+1], f.Type, strings.TrimPrefix(where+"."+k.Value, "the top level."), errs)
+		}
+	case reflect.Map:
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				checkKeys(path, n.Content[i+1], t.Elem(), where+"."+n.Content[i].Value, errs)
+			}
+		}
+	case reflect.Slice:
+		if n.Kind == yaml.SequenceNode {
+			for i, c := range n.Content {
+				checkKeys(path, c, t.Elem(), fmt.Sprintf("%s[%d]", where, i), errs)
+			}
+		}
+	}
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+):(.*)$`)
+
+func yamlError(path string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		e := &Error{File: path, Msg: msg}
+		if sub := lineRE.FindStringSubmatch(msg); sub != nil {
+			e.Line, _ = strconv.Atoi(sub[1])
+			e.Msg = strings.TrimSpace(sub[2])
+		}
+		return e
+	}
+	var errs []error
+	for _, m := range te.Errors {
+		e := &Error{File: path, Msg: m}
+		if sub := lineRE.FindStringSubmatch(m); sub != nil {
+			e.Line, _ = strconv.Atoi(sub[1])
+			e.Msg = strings.TrimSpace(sub[2])
+		}
+		e.Msg = strings.ReplaceAll(e.Msg, "!!", "")
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	envRE        = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+	secretNameRE = regexp.MustCompile(`(?i)(TOKEN|PASSWORD|PASSWD|SECRET|KEY|COOKIE|CREDENTIAL)`)
+)
+
+// expandEnv replaces ${VAR} and ${VAR:-default} in every scalar; $$ is a
+// literal $. Values under kubeflow.auth, and values of variables whose names
+// say they are secret, are recorded as secrets.
+func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), keys []string, secrets *[]string, errs *[]error) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			expandEnv(path, c, getenv, keys, secrets, errs)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			expandEnv(path, n.Content[i+1], getenv, append(keys, n.Content[i].Value), secrets, errs)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return
+		}
+		inAuth := len(keys) >= 2 && keys[0] == "kubeflow" && keys[1] == "auth"
+		n.Value = envRE.ReplaceAllStringFunc(n.Value, func(m string) string {
+			if m == "$$" {
+				return "$"
+			}
+			sub := envRE.FindStringSubmatch(m)
+			v, ok := getenv(sub[1])
+			if !ok || v == "" {
+				if sub[2] != "" {
+					return sub[3]
+				}
+				*errs = append(*errs, &Error{File: path, Line: n.Line, Msg: fmt.Sprintf("environment variable %s is not set (set it in the CI job, or write ${%s:-default})", sub[1], sub[1])})
+				return ""
+			}
+			if inAuth || secretNameRE.MatchString(sub[1]) {
+				*secrets = append(*secrets, v)
+			}
+			return v
+		})
+		if n.Tag == "!!str" || n.Style != 0 {
+			return
+		}
+		n.Tag = "" // let the expanded value be retyped (a number from env)
+	}
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func (c *Config) check() error {
+	var errs []error
+	bad := func(line int, format string, a ...any) {
+		errs = append(errs, &Error{File: c.Path, Line: line, Msg: fmt.Sprintf(format, a...)})
+	}
+	if len(c.Pipelines) == 0 {
+		bad(0, "no pipelines: add pipelines: [{name: NAME, spec: path/to/pipeline.yaml}]")
+	}
+	for _, lit := range []Text{c.Kubeflow.Auth.Token} {
+		if lit.Value != "" && !fromEnv(c.Secrets, lit.Value) {
+			bad(lit.Line, "a credential is written literally in the config: use ${ENV_VAR} so the secret stays out of the repository")
+		}
+	}
+	names := map[string]int{}
+	for _, p := range c.Pipelines {
+		if p.Name.Value == "" {
+			bad(p.Line, "pipeline entry has no name")
+		} else if first, dup := names[p.Name.Value]; dup {
+			bad(p.Name.Line, "pipeline %q is defined twice (first at line %d)", p.Name.Value, first)
+		} else {
+			names[p.Name.Value] = p.Name.Line
+		}
+		if p.Spec.Value == "" {
+			bad(p.Line, "pipeline %q has no spec: set spec to the compiled pipeline file (YAML or JSON from the KFP SDK)", p.Name.Value)
+		}
+		for _, t := range []Text{p.Name, p.PipelineName, p.Version, p.RunName, p.Description, p.Experiment} {
+			if _, err := template.New("").Option("missingkey=error").Parse(t.Value); err != nil {
+				bad(t.Line, "bad template %q: %v", t.Value, err)
+			}
+		}
+	}
+	for _, t := range []Text{c.Defaults.Experiment} {
+		if _, err := template.New("").Parse(t.Value); err != nil {
+			bad(t.Line, "bad template %q: %v", t.Value, err)
+		}
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
+	return errors.Join(errs...)
+}
+
+func fromEnv(secrets []string, v string) bool {
+	for _, s := range secrets {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Render executes t as a Go template over vars; errors point at t's line.
+func (c *Config) Render(t Text, vars any) (string, error) {
+	if !strings.Contains(t.Value, "{{") {
+		return t.Value, nil
+	}
+	tpl, err := template.New("").Option("missingkey=error").Parse(t.Value)
+	if err == nil {
+		var b strings.Builder
+		if err = tpl.Execute(&b, vars); err == nil {
+			return b.String(), nil
+		}
+	}
+	return "", &Error{File: c.Path, Line: t.Line, Msg: fmt.Sprintf("template %q: %v", t.Value, err)}
+}

@@ -1,0 +1,294 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kf-run/kf-run/internal/ci"
+	"github.com/kf-run/kf-run/internal/config"
+	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/pipelinespec"
+)
+
+// Flags are the command-line choices that shape a plan. Flags win over
+// KF_RUN_* environment variables, which win over the config file.
+type Flags struct {
+	// Pipelines picks config entries by name (--pipeline); empty means all.
+	Pipelines []string
+	// Spec runs one compiled spec without a config file (--spec).
+	Spec       string
+	Host       string
+	Namespace  string
+	Experiment string
+	RunName    string
+	Params     []string // k=v
+	NoWait     bool
+	Timeout    time.Duration
+	NoComment  bool
+}
+
+// Input is everything New reads.
+type Input struct {
+	Config *config.Config // nil with --spec
+	Flags  Flags
+	CI     ci.Info
+	// Getenv reads kf-run's own KF_RUN_* variables.
+	Getenv func(string) string
+}
+
+// Vars is what templates in kf-run.yaml can use: {{ .Git.ShortSHA }},
+// {{ .Git.Branch }}, {{ .PR.Number }}, {{ .CI.JobURL }}, {{ .Pipeline }}.
+type Vars struct {
+	Git struct{ SHA, ShortSHA, Branch, Tag string }
+	PR  struct{ Number int }
+	CI  struct{ Provider, Repo, Event, Job, Workflow, JobURL string }
+	// Pipeline is the entry's name.
+	Pipeline string
+}
+
+// VarsFrom collects the template variables from the CI facts.
+func VarsFrom(info ci.Info) Vars {
+	var v Vars
+	v.Git.SHA, v.Git.ShortSHA, v.Git.Branch, v.Git.Tag = info.SHA, info.ShortSHA, info.Branch, info.Tag
+	v.PR.Number = info.PR
+	v.CI.Provider, v.CI.Repo, v.CI.Event, v.CI.Job, v.CI.Workflow, v.CI.JobURL = string(info.Provider), info.Repo, info.Event, info.Job, info.Workflow, info.JobURL
+	return v
+}
+
+// UsageError is a problem with the flags or config: nothing was submitted,
+// and the exit code is 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &UsageError{Err: err}
+}
+
+// New builds the plan: it loads and checks every selected spec and types
+// every parameter. It does no network I/O.
+func New(in Input) (*Plan, error) {
+	p, err := build(in)
+	return p, usage(err)
+}
+
+func build(in Input) (*Plan, error) {
+	getenv := in.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	f := in.Flags
+	p := &Plan{CI: in.CI, Wait: !f.NoWait, CancelOnInterrupt: true, Comment: !f.NoComment}
+	cfg := in.Config
+	if cfg == nil {
+		if f.Spec == "" {
+			return nil, errors.New("nothing to run: give --spec FILE, or --config FILE (default kf-run.yaml)")
+		}
+		cfg = &config.Config{Path: "(flags)", Pipelines: []config.Pipeline{{Spec: config.Text{Value: f.Spec}}}}
+	} else if f.Spec != "" {
+		return nil, errors.New("--spec and a config file exclude each other: drop --spec, or run without --config")
+	}
+
+	// Target: flags > env > file.
+	k := cfg.Kubeflow
+	p.Target = kfp.Target{
+		Host:      first(f.Host, getenv("KF_RUN_HOST"), k.Host.Value),
+		Namespace: first(f.Namespace, getenv("KF_RUN_NAMESPACE"), k.Namespace.Value),
+		UIURL:     first(getenv("KF_RUN_UI_URL"), k.UIURL.Value),
+		Auth: kfp.Auth{
+			Token:   first(getenv("KF_RUN_TOKEN"), k.Auth.Token.Value),
+			Headers: texts(k.Auth.Headers),
+			Cookies: texts(k.Auth.Cookies),
+		},
+	}
+	if p.Target.Host == "" {
+		return nil, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST, or --host", cfg.Path)
+	}
+	p.Secrets = append(append(p.Secrets, cfg.Secrets...), p.Target.Auth.Secrets()...)
+	if in.CI.Token != "" {
+		p.Secrets = append(p.Secrets, in.CI.Token)
+	}
+	if cfg.Defaults.CancelOnInterrupt != nil {
+		p.CancelOnInterrupt = *cfg.Defaults.CancelOnInterrupt
+	}
+	if cfg.Report.PRComment != nil && !*cfg.Report.PRComment {
+		p.Comment = false
+	}
+
+	var names []string
+	for _, e := range cfg.Pipelines {
+		names = append(names, e.Name.Value)
+	}
+	for _, want := range f.Pipelines {
+		if !slices.Contains(names, want) {
+			return nil, fmt.Errorf("--pipeline %q: no such pipeline in %s (have: %s)", want, cfg.Path, strings.Join(names, ", "))
+		}
+	}
+	params, err := parseParamFlags(f.Params)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	var errs []error
+	for _, e := range cfg.Pipelines {
+		if len(f.Pipelines) > 0 && !slices.Contains(f.Pipelines, e.Name.Value) {
+			continue
+		}
+		pl, err := pipeline(cfg, e, f, in.CI, params, used)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.Pipelines = append(p.Pipelines, pl)
+	}
+	for _, kv := range params {
+		if !used[kv[0]] && len(errs) == 0 {
+			errs = append(errs, fmt.Errorf("--param %s: no selected pipeline has a parameter %q", kv[0], kv[0]))
+		}
+	}
+	return p, errors.Join(errs...)
+}
+
+func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, params [][2]string, used map[string]bool) (*Pipeline, error) {
+	src := cfg.Path
+	if e.Line > 0 {
+		src = fmt.Sprintf("%s:%d", cfg.Path, e.Line)
+	}
+	specPath := e.Spec.Value
+	if cfg.Path != "(flags)" && !filepath.IsAbs(specPath) {
+		specPath = filepath.Join(filepath.Dir(cfg.Path), specPath)
+	}
+	spec, err := pipelinespec.Load(specPath)
+	if err != nil {
+		return nil, err
+	}
+	name := first(e.Name.Value, spec.Name)
+	pl := &Pipeline{Name: name, Source: src, Spec: spec, Timeout: first(f.Timeout, e.Timeout.D, cfg.Defaults.Timeout.D)}
+	vars := VarsFrom(info)
+	vars.Pipeline = name
+	render := func(t config.Text, def string) (string, error) {
+		if t.Value == "" {
+			t.Value = def
+		}
+		return cfg.Render(t, vars)
+	}
+	var errs []error
+	must := func(s string, err error) string {
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return s
+	}
+	pl.Experiment = first(f.Experiment, must(render(e.Experiment, "")), must(render(cfg.Defaults.Experiment, "")), "Default")
+	pl.RunName = first(f.RunName, must(render(e.RunName, defaultRunName(info))))
+	pl.Description = must(render(e.Description, defaultDescription(info)))
+	pl.PipelineName = must(render(e.PipelineName, ""))
+	pl.Version = must(render(e.Version, ""))
+	if pl.Version != "" && pl.PipelineName == "" {
+		pl.PipelineName = name
+	}
+	pl.ServiceAccount = first(e.ServiceAccount.Value, cfg.Defaults.ServiceAccount.Value)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	pl.Parameters = map[string]any{}
+	for k, v := range e.Parameters {
+		pl.Parameters[k] = v.V
+	}
+	if err := spec.CheckParams(pl.Parameters); err != nil {
+		return nil, fmt.Errorf("%s: pipeline %q: %w", src, name, err)
+	}
+	for _, kv := range params {
+		if !declares(spec, kv[0]) {
+			continue
+		}
+		v, err := spec.ParseParam(kv[0], kv[1])
+		if err != nil {
+			return nil, fmt.Errorf("--param %s: %w", kv[0], err)
+		}
+		used[kv[0]] = true
+		pl.Parameters[kv[0]] = v
+	}
+	if err := spec.CheckParams(pl.Parameters); err != nil {
+		return nil, fmt.Errorf("pipeline %q (%s): %w", name, specPath, err)
+	}
+	return pl, nil
+}
+
+func declares(s *pipelinespec.Spec, name string) bool {
+	for _, in := range s.Inputs {
+		if in.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func parseParamFlags(kvs []string) ([][2]string, error) {
+	var out [][2]string
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--param %q: want NAME=VALUE", kv)
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
+
+func defaultRunName(info ci.Info) string {
+	parts := []string{"{{ .Pipeline }}"}
+	if info.PR > 0 {
+		parts = append(parts, "PR #{{ .PR.Number }}")
+	} else if info.Branch != "" {
+		parts = append(parts, "{{ .Git.Branch }}")
+	}
+	if info.ShortSHA != "" {
+		parts = append(parts, "{{ .Git.ShortSHA }}")
+	}
+	return strings.Join(parts, " ")
+}
+
+func defaultDescription(info ci.Info) string {
+	d := "Submitted by kf-run"
+	if info.Repo != "" {
+		d += " from {{ .CI.Repo }}"
+	}
+	if info.SHA != "" {
+		d += " at {{ .Git.SHA }}"
+	}
+	if info.JobURL != "" {
+		d += " ({{ .CI.JobURL }})"
+	}
+	return d + "."
+}
+
+func texts(m map[string]config.Text) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v.Value
+	}
+	return out
+}
+
+func first[T comparable](vs ...T) T {
+	var zero T
+	for _, v := range vs {
+		if v != zero {
+			return v
+		}
+	}
+	return zero
+}

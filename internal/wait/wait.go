@@ -1,0 +1,254 @@
+// Package wait follows a submitted run until it reaches a final state, the
+// client-side timeout passes or the context is cancelled. It polls with
+// backoff, reports each change of the run's or a task's state once (never a
+// line per poll), and on failure fetches the tail of each failed task's pod
+// log for triage. It writes the pipeline's Outcome; it does not terminate
+// runs (the caller decides that on interrupt or timeout).
+package wait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/plan"
+)
+
+// API is the part of the KFP client wait uses.
+type API interface {
+	GetRun(ctx context.Context, id string) (kfp.Run, error)
+	PodLog(ctx context.Context, pod string, limit int64) (string, error)
+}
+
+// Event is a change worth a line in the log.
+type Event struct {
+	Pipeline string
+	Task     string // empty for the run itself
+	State    kfp.RunState
+	Duration time.Duration // of the task, when it ended
+	// Heartbeat is set on the periodic "still running" event.
+	Heartbeat bool
+	Elapsed   time.Duration
+	Done      int // tasks in a final state
+	Total     int
+}
+
+func (e Event) String() string {
+	switch {
+	case e.Heartbeat:
+		return fmt.Sprintf("%s: still %s after %s (%d/%d tasks done)", e.Pipeline, e.State, e.Elapsed.Round(time.Second), e.Done, e.Total)
+	case e.Task == "":
+		return fmt.Sprintf("%s: run %s", e.Pipeline, e.State)
+	case e.Duration > 0:
+		return fmt.Sprintf("%s: task %s %s (%s)", e.Pipeline, e.Task, e.State, e.Duration.Round(time.Second))
+	default:
+		return fmt.Sprintf("%s: task %s %s", e.Pipeline, e.Task, e.State)
+	}
+}
+
+// Options tune the poll loop. Zero values take the defaults.
+type Options struct {
+	// Interval is the first poll interval (default 1s); it grows by half
+	// each poll up to MaxInterval (default 15s), with ±20% jitter.
+	Interval, MaxInterval time.Duration
+	// Heartbeat is how often a "still running" event is sent without any
+	// change (default 3m).
+	Heartbeat time.Duration
+	// LogLines is how many trailing log lines of a failed task are kept
+	// (default 40).
+	LogLines int
+	// Now and After are the clock (default time.Now and time.After).
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+	// OnEvent receives changes and heartbeats; OnPoll receives every
+	// poll's view (for a live status line). Both may be nil.
+	OnEvent func(Event)
+	OnPoll  func(name string, run kfp.Run, tasks []kfp.Task)
+}
+
+func (o *Options) defaults() {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.MaxInterval <= 0 {
+		o.MaxInterval = 15 * time.Second
+	}
+	if o.MaxInterval < o.Interval {
+		o.MaxInterval = o.Interval
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 3 * time.Minute
+	}
+	if o.LogLines <= 0 {
+		o.LogLines = 40
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.After == nil {
+		o.After = time.After
+	}
+	if o.OnEvent == nil {
+		o.OnEvent = func(Event) {}
+	}
+}
+
+// ErrTimeout is returned when the pipeline's timeout passed first.
+var ErrTimeout = errors.New("timed out waiting for the run")
+
+// ForRun polls p's run until it is final. It always returns an Outcome with
+// the last state seen; the error is ErrTimeout, the context's error, or
+// the last API error when polling failed for good.
+func ForRun(ctx context.Context, api API, p *plan.Pipeline, o Options) (*plan.Outcome, error) {
+	o.defaults()
+	out := &plan.Outcome{Started: p.Submission.SubmittedAt}
+	start := o.Now()
+	if out.Started.IsZero() {
+		out.Started = start
+	}
+	var deadline <-chan time.Time
+	if p.Timeout > 0 {
+		deadline = o.After(p.Timeout)
+	}
+	names := taskNames(p)
+	seen := map[string]kfp.RunState{}
+	var runState kfp.RunState = "?"
+	lastEvent := start
+	interval := o.Interval
+	failures := 0
+	for {
+		run, err := api.GetRun(ctx, p.Submission.RunID)
+		switch {
+		case err == nil:
+			failures = 0
+			tasks := run.Tasks(names)
+			out.State, out.Tasks = run.State, tasks
+			if !run.Finished.IsZero() {
+				out.Finished = run.Finished
+			}
+			if !run.Created.IsZero() && run.Created.Before(out.Started) {
+				out.Started = run.Created
+			}
+			now := o.Now()
+			done := 0
+			for _, t := range tasks {
+				if t.State.IsTerminal() {
+					done++
+				}
+				if prev, ok := seen[t.Name]; (ok || t.State != kfp.StateUnspecified) && prev != t.State {
+					seen[t.Name] = t.State
+					o.OnEvent(Event{Pipeline: p.Name, Task: t.Name, State: t.State, Duration: t.Duration()})
+					lastEvent = now
+				}
+			}
+			if run.State != runState {
+				runState = run.State
+				o.OnEvent(Event{Pipeline: p.Name, State: run.State})
+				lastEvent = now
+			}
+			if o.OnPoll != nil {
+				o.OnPoll(p.Name, run, tasks)
+			}
+			if run.State.IsTerminal() {
+				if out.Finished.IsZero() {
+					out.Finished = now
+				}
+				if !run.State.IsSuccess() {
+					out.Logs = triage(ctx, api, tasks, o.LogLines)
+				}
+				return out, nil
+			}
+			if now.Sub(lastEvent) >= o.Heartbeat {
+				o.OnEvent(Event{Pipeline: p.Name, State: run.State, Heartbeat: true, Elapsed: now.Sub(out.Started), Done: done, Total: len(tasks)})
+				lastEvent = now
+			}
+		case ctx.Err() != nil:
+			return out, ctx.Err()
+		case kfp.IsNotFound(err):
+			return out, fmt.Errorf("run %s: %w (was it deleted?)", p.Submission.RunID, err)
+		default:
+			// The client already retried transient failures; keep polling
+			// through a few more outages before giving up.
+			failures++
+			if failures >= 5 {
+				return out, fmt.Errorf("poll run %s: %w", p.Submission.RunID, err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-deadline:
+			out.TimedOut = true
+			return out, ErrTimeout
+		case <-o.After(jittered(interval)):
+		}
+		interval = min(interval*3/2, o.MaxInterval)
+	}
+}
+
+func jittered(d time.Duration) time.Duration {
+	return d*4/5 + time.Duration(rand.Int64N(int64(d*2/5)+1))
+}
+
+// taskNames are the IR tasks to follow: the root DAG's tasks in spec order.
+func taskNames(p *plan.Pipeline) []string {
+	if p.Spec == nil {
+		return nil
+	}
+	names := make([]string, 0, len(p.Spec.Tasks))
+	for _, t := range p.Spec.Tasks {
+		names = append(names, t.Name)
+	}
+	return names
+}
+
+// triage fetches the tail of each failed task's pod log. A log that cannot
+// be had is reported in its place; triage never fails the wait.
+func triage(ctx context.Context, api API, tasks []kfp.Task, lines int) map[string][]string {
+	logs := map[string][]string{}
+	for _, t := range tasks {
+		if t.State != kfp.StateFailed || t.PodName == "" {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		text, err := podLog(ctx, api, t.PodName)
+		cancel()
+		if err != nil {
+			logs[t.Name] = []string{fmt.Sprintf("(no log: %v)", err)}
+			continue
+		}
+		logs[t.Name] = lastLines(text, lines)
+	}
+	return logs
+}
+
+// podLog tries the pod name as KFP 2.0/2.1 name pods (the Argo node id),
+// then as KFP ≥2.2 does (<workflow>-system-container-impl-<hash>).
+func podLog(ctx context.Context, api API, nodeID string) (string, error) {
+	text, err := api.PodLog(ctx, nodeID, 64<<10)
+	if err == nil {
+		return text, nil
+	}
+	if i := strings.LastIndex(nodeID, "-"); i > 0 {
+		if t2, err2 := api.PodLog(ctx, nodeID[:i]+"-system-container-impl-"+nodeID[i+1:], 64<<10); err2 == nil {
+			return t2, nil
+		}
+	}
+	return "", err
+}
+
+func lastLines(s string, n int) []string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return []string{"(the log is empty)"}
+	}
+	ls := strings.Split(s, "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return ls
+}
