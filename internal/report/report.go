@@ -1,0 +1,135 @@
+// Package report renders a Plan's results for people and machines: the
+// console summary at the end of the log, the GitHub job summary, step
+// outputs and sticky PR comment, and GitLab's dotenv report. It reads the
+// plan and never changes it; it does not submit, wait or decide the exit
+// code. All text from KFP and the spec is treated as untrusted: escaped in
+// markdown, fenced in the log, and the plan's secrets are never written.
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kf-run/kf-run/internal/console"
+	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/plan"
+)
+
+// maxErrors bounds the error annotations Console writes: GitHub shows ten
+// per step and the first ones matter.
+const maxErrors = 5
+
+// State is the one-word state used in outputs and the dotenv report:
+// NOT_SUBMITTED, SUBMITTED (--no-wait), TIMED_OUT, or KFP's run state
+// (SUCCEEDED, FAILED, CANCELED, ...).
+func State(p *plan.Plan, pl *plan.Pipeline) string {
+	switch {
+	case pl.Submission == nil:
+		return "NOT_SUBMITTED"
+	case pl.Outcome == nil && !p.Wait:
+		return "SUBMITTED"
+	case pl.Outcome == nil:
+		return kfp.StateUnspecified.String()
+	case pl.Outcome.TimedOut:
+		return "TIMED_OUT"
+	}
+	return pl.Outcome.State.String()
+}
+
+// Console writes the final human summary to the log: one block per
+// pipeline with state, run link, duration and task lines, failed tasks'
+// log tails fenced as untrusted text, and an error annotation for each
+// pipeline that did not succeed (at most a few).
+func Console(c *console.Console, p *plan.Plan) {
+	c.Mask(secretValues(p)...)
+	errs := 0
+	for _, pl := range p.Pipelines {
+		_, what := headline(p, pl)
+		line := pl.Name + ": " + what
+		if d := pl.Outcome.Duration(); d > 0 {
+			line += " " + duration(d)
+		}
+		c.Printf("%s", line)
+		if s := pl.Submission; s != nil {
+			c.Printf("  run: %s", s.RunURL)
+			if s.VersionName != "" {
+				how := "new"
+				if s.VersionReused {
+					how = "reused"
+				}
+				c.Printf("  experiment: %s, pipeline version: %s (%s)", s.ExperimentName, s.VersionName, how)
+			} else if s.ExperimentName != "" {
+				c.Printf("  experiment: %s", s.ExperimentName)
+			}
+		}
+		if pl.Err != nil {
+			c.Printf("  error: %s", pl.Err)
+		}
+		r := newRenderer(p, pl)
+		width := 0
+		for _, row := range r.rows {
+			width = max(width, len(row.name))
+		}
+		for _, row := range r.rows {
+			state, dur, msg := "-", "", ""
+			if t := row.task; t != nil {
+				state = t.State.String()
+				if d := t.Duration(); d > 0 {
+					dur = duration(d)
+				}
+				msg = strings.Join(strings.Fields(t.Message), " ")
+			}
+			c.Printf("%s", strings.TrimRight(fmt.Sprintf("  %-*s  %-11s %-7s %s", width, row.name, state, dur, cut(msg, maxMessage)), " "))
+		}
+		if o := pl.Outcome; o != nil {
+			for _, row := range r.rows {
+				if tail := o.Logs[row.name]; len(tail) > 0 {
+					c.Untrusted(fmt.Sprintf("%s: log of task %s", pl.Name, row.name), tail)
+				}
+			}
+		}
+		if failed(p, pl) {
+			if errs < maxErrors {
+				c.Errorf("kf-run: "+pl.Name, "%s", annotation(p, pl, r))
+			}
+			errs++
+		}
+	}
+	if errs > maxErrors {
+		c.Printf("%d more pipelines did not succeed", errs-maxErrors)
+	}
+}
+
+// failed reports whether pl ended in a way the job should flag.
+func failed(p *plan.Plan, pl *plan.Pipeline) bool {
+	switch {
+	case pl.Err != nil:
+		return true
+	case pl.Submission == nil:
+		return false
+	case pl.Outcome == nil:
+		return p.Wait
+	}
+	return pl.Outcome.TimedOut || !pl.Outcome.State.IsSuccess()
+}
+
+func annotation(p *plan.Plan, pl *plan.Pipeline, r *renderer) string {
+	_, what := headline(p, pl)
+	var b strings.Builder
+	b.WriteString("pipeline " + pl.Name + ": " + what)
+	for _, row := range r.rows {
+		if t := row.task; t != nil && t.State == kfp.StateFailed {
+			b.WriteString("; task " + row.name + " FAILED")
+			if m := strings.Join(strings.Fields(t.Message), " "); m != "" {
+				b.WriteString(": " + cut(m, maxMessage))
+			}
+		}
+	}
+	if pl.Err != nil {
+		b.WriteString("\n" + cut(pl.Err.Error(), maxError))
+	}
+	if pl.Submission != nil && pl.Submission.RunURL != "" {
+		b.WriteString("\n" + pl.Submission.RunURL)
+	}
+	return b.String()
+}
