@@ -1,0 +1,127 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	src := `# CI pipelines
+kubeflow:
+  host: https://kf.example.com/pipeline
+  namespace: team-ml
+  auth:
+    token: ${KFP_TOKEN}
+
+defaults:
+  experiment: ci
+  timeout: 2h
+
+pipelines:
+  - name: train
+    spec: pipelines/train.yaml
+    version: "{{ .Git.ShortSHA }}"
+    parameters:
+      epochs: 3
+      rate: 0.5
+      tags: [a, b]
+      data: ${DATA_URI:-gs://default}
+  - name: eval
+    spec: pipelines/eval.json
+    timeout: 30m
+`
+	c, err := Parse("kf-run.yaml", []byte(src), env(map[string]string{"KFP_TOKEN": "tok-123"}))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if c.Kubeflow.Host.Value != "https://kf.example.com/pipeline" || c.Kubeflow.Namespace.Value != "team-ml" {
+		t.Errorf("kubeflow = %+v", c.Kubeflow)
+	}
+	if c.Kubeflow.Auth.Token.Value != "tok-123" {
+		t.Errorf("token not expanded: %q", c.Kubeflow.Auth.Token.Value)
+	}
+	if diff := cmp.Diff([]string{"tok-123"}, c.Secrets); diff != "" {
+		t.Errorf("secrets (-want +got):\n%s", diff)
+	}
+	if c.Defaults.Timeout.D != 2*time.Hour || c.Pipelines[1].Timeout.D != 30*time.Minute {
+		t.Errorf("timeouts = %v, %v", c.Defaults.Timeout.D, c.Pipelines[1].Timeout.D)
+	}
+	if c.Pipelines[0].Line != 13 || c.Pipelines[1].Line != 21 || c.Pipelines[0].Version.Line != 15 {
+		t.Errorf("lines = %d, %d, %d; want 13, 21, 15", c.Pipelines[0].Line, c.Pipelines[1].Line, c.Pipelines[0].Version.Line)
+	}
+	got := map[string]any{}
+	for k, v := range c.Pipelines[0].Parameters {
+		got[k] = v.V
+	}
+	want := map[string]any{"epochs": 3, "rate": 0.5, "tags": []any{"a", "b"}, "data": "gs://default"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parameters (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  string
+		env  map[string]string
+		want []string
+	}{
+		{"empty", "", nil, []string{"kf-run.yaml: the file is empty"}},
+		{"unknown top-level key", "kubeflow: {host: h}\npipeline:\n  - name: x\n", nil,
+			[]string{`kf-run.yaml:2: unknown key "pipeline" in the top level (known: kubeflow, defaults, report, pipelines)`}},
+		{"unknown key in a pipeline", "pipelines:\n  - name: a\n    spec: a.yaml\n\n    paramters: {x: 1}\n", nil,
+			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, pipeline_name, version, run_name, description, experiment, parameters, timeout, service_account)`}},
+		{"unknown auth key", "kubeflow:\n  auth:\n    passwd: x\npipelines: [{name: a, spec: a.yaml}]\n", nil,
+			[]string{`kf-run.yaml:3: unknown key "passwd" in kubeflow.auth`}},
+		{"unset env var", "kubeflow:\n  auth:\n    token: ${NOPE}\npipelines: [{name: a, spec: a.yaml}]\n", nil,
+			[]string{"kf-run.yaml:3: environment variable NOPE is not set"}},
+		{"literal token", "kubeflow:\n  auth:\n    token: abc\npipelines: [{name: a, spec: a.yaml}]\n", nil,
+			[]string{"kf-run.yaml:3: a credential is written literally"}},
+		{"bad duration", "defaults:\n  timeout: 2 hours\npipelines: [{name: a, spec: a.yaml}]\n", nil,
+			[]string{`kf-run.yaml:2: "2 hours" is not a duration`}},
+		{"no pipelines", "kubeflow: {host: h}\n", nil, []string{"kf-run.yaml: no pipelines"}},
+		{"duplicate and missing", "pipelines:\n  - name: a\n    spec: a.yaml\n  - name: a\n  - spec: b.yaml\n", nil,
+			[]string{`kf-run.yaml:4: pipeline "a" is defined twice (first at line 2)`, `kf-run.yaml:4: pipeline "a" has no spec`, "kf-run.yaml:5: pipeline entry has no name"}},
+		{"bad template", "pipelines:\n  - name: a\n    spec: a.yaml\n    version: \"{{ .Git.ShortSHA \"\n", nil,
+			[]string{"kf-run.yaml:4: bad template"}},
+		{"syntax error", "pipelines:\n  - name: a\n    spec: a.yaml\n    parameters: {a: 1\n", nil, []string{"kf-run.yaml:", "did not find expected"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("kf-run.yaml", []byte(tt.src), env(tt.env))
+			if err == nil {
+				t.Fatal("Parse succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\ndoes not contain\n%s", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRender(t *testing.T) {
+	t.Parallel()
+	c := &Config{Path: "kf-run.yaml"}
+	vars := struct{ Git struct{ ShortSHA string } }{}
+	vars.Git.ShortSHA = "abc1234"
+	got, err := c.Render(Text{Value: "v-{{ .Git.ShortSHA }}", Line: 7}, vars)
+	if err != nil || got != "v-abc1234" {
+		t.Errorf("Render = %q, %v", got, err)
+	}
+	_, err = c.Render(Text{Value: "{{ .Git.Nope }}", Line: 7}, vars)
+	if err == nil || !strings.HasPrefix(err.Error(), "kf-run.yaml:7: template") {
+		t.Errorf("Render error = %v, want one at line 7", err)
+	}
+}

@@ -1,0 +1,295 @@
+package wait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/pipelinespec"
+	"github.com/kf-run/kf-run/internal/plan"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// clock is a fake clock: every poll wait advances it at once. The first
+// After call is the pipeline's timeout when timeout is set; a poll wait that
+// reaches it fires the timeout instead.
+type clock struct {
+	mu         sync.Mutex
+	now        time.Time
+	timeout    bool
+	deadline   time.Time
+	deadlineCh chan time.Time
+	waits      []time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if c.timeout && c.deadlineCh == nil {
+		c.deadline, c.deadlineCh = c.now.Add(d), ch
+		return ch
+	}
+	c.waits = append(c.waits, d)
+	c.now = c.now.Add(d)
+	if c.deadlineCh != nil && !c.now.Before(c.deadline) {
+		c.deadlineCh <- c.now
+		return make(chan time.Time) // never: the deadline wins
+	}
+	ch <- c.now
+	return ch
+}
+
+// fakeAPI plays a script of GetRun answers (the last one repeats) and
+// serves pod logs by name. Calls it was not scripted for fail the test.
+type fakeAPI struct {
+	t      *testing.T
+	mu     sync.Mutex
+	script []func() (kfp.Run, error)
+	logs   map[string]string
+	polls  int
+	logReq []string
+}
+
+func (f *fakeAPI) GetRun(_ context.Context, id string) (kfp.Run, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id != "run-1" {
+		f.t.Errorf("GetRun(%q), want run-1", id)
+	}
+	i := min(f.polls, len(f.script)-1)
+	f.polls++
+	return f.script[i]()
+}
+
+func (f *fakeAPI) PodLog(_ context.Context, pod string, _ int64) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logReq = append(f.logReq, pod)
+	if l, ok := f.logs[pod]; ok {
+		return l, nil
+	}
+	return "", &kfp.APIError{Op: "PodLog", HTTPStatus: 500, Message: "Could not get main container logs"}
+}
+
+func run(state kfp.RunState, nodes ...kfp.Task) func() (kfp.Run, error) {
+	return func() (kfp.Run, error) {
+		r := kfp.Run{ID: "run-1", State: state, Created: t0, Nodes: nodes}
+		if state.IsTerminal() {
+			r.Finished = t0.Add(10 * time.Minute)
+		}
+		return r, nil
+	}
+}
+
+func fail(err error) func() (kfp.Run, error) { return func() (kfp.Run, error) { return kfp.Run{}, err } }
+
+func node(name string, s kfp.RunState, start, end int) kfp.Task {
+	t := kfp.Task{Name: name, State: s, PodName: "wf-" + name}
+	if start >= 0 {
+		t.Start = t0.Add(time.Duration(start) * time.Second)
+	}
+	if end >= 0 {
+		t.End = t0.Add(time.Duration(end) * time.Second)
+	}
+	return t
+}
+
+func pipeline(timeout time.Duration) *plan.Pipeline {
+	return &plan.Pipeline{
+		Name:       "train",
+		Spec:       &pipelinespec.Spec{Tasks: []pipelinespec.Task{{Name: "prep"}, {Name: "fit", DependsOn: []string{"prep"}}}},
+		Submission: &plan.Submission{RunID: "run-1", SubmittedAt: t0},
+		Timeout:    timeout,
+	}
+}
+
+func TestForRun(t *testing.T) {
+	t.Parallel()
+	transient := &kfp.APIError{Op: "GetRun", HTTPStatus: 503, Message: "unavailable"}
+	tests := []struct {
+		name      string
+		script    []func() (kfp.Run, error)
+		logs      map[string]string
+		timeout   time.Duration
+		wantErr   error
+		wantState kfp.RunState
+		wantLines []string
+		wantLogs  map[string][]string
+		timedOut  bool
+	}{
+		{
+			name: "success reports each change once",
+			script: []func() (kfp.Run, error){
+				run(kfp.StatePending),
+				run(kfp.StatePending),
+				run(kfp.StateRunning, node("prep", kfp.StateRunning, 0, -1)),
+				run(kfp.StateRunning, node("prep", kfp.StateRunning, 0, -1)),
+				run(kfp.StateRunning, node("prep", kfp.StateRunning, 0, -1)),
+				run(kfp.StateRunning, node("prep", kfp.StateSucceeded, 0, 30), node("fit", kfp.StateRunning, 31, -1)),
+				run(kfp.StateSucceeded, node("prep", kfp.StateSucceeded, 0, 30), node("fit", kfp.StateSucceeded, 31, 90)),
+			},
+			wantState: kfp.StateSucceeded,
+			wantLines: []string{
+				"train: run PENDING",
+				"train: task prep RUNNING",
+				"train: run RUNNING",
+				"train: task prep SUCCEEDED (30s)",
+				"train: task fit RUNNING",
+				"train: task fit SUCCEEDED (59s)",
+				"train: run SUCCEEDED",
+			},
+		},
+		{
+			name: "failure fetches the failed task's log tail",
+			script: []func() (kfp.Run, error){
+				run(kfp.StateRunning, node("prep", kfp.StateRunning, 0, -1)),
+				run(kfp.StateFailed, node("prep", kfp.StateFailed, 0, 5), node("fit", kfp.StateUnspecified, -1, -1)),
+			},
+			// KFP ≥2.2 pod names: the node id is not the pod name.
+			logs:      map[string]string{"wf-system-container-impl-prep": strings.Repeat("noise\n", 50) + "Traceback\nValueError: bad data\n"},
+			wantState: kfp.StateFailed,
+			wantLines: []string{"train: task prep RUNNING", "train: run RUNNING", "train: task prep FAILED (5s)", "train: run FAILED"},
+			wantLogs:  map[string][]string{"prep": append(strings.Split(strings.Repeat("noise\n", 38), "\n")[:38], "Traceback", "ValueError: bad data")},
+		},
+		{
+			name:      "a log that cannot be had is said so",
+			script:    []func() (kfp.Run, error){run(kfp.StateFailed, node("fit", kfp.StateFailed, 0, 5))},
+			wantState: kfp.StateFailed,
+			wantLines: []string{"train: task fit FAILED (5s)", "train: run FAILED"},
+			wantLogs:  map[string][]string{"fit": {"(no log: PodLog: HTTP 500: Could not get main container logs)"}},
+		},
+		{
+			name:      "canceled is final",
+			script:    []func() (kfp.Run, error){run(kfp.StateCanceled)},
+			wantState: kfp.StateCanceled,
+			wantLines: []string{"train: run CANCELED"},
+			wantLogs:  map[string][]string{},
+		},
+		{
+			name:      "timeout",
+			script:    []func() (kfp.Run, error){run(kfp.StateRunning)},
+			timeout:   20 * time.Minute,
+			wantErr:   ErrTimeout,
+			wantState: kfp.StateRunning,
+			wantLines: []string{"train: run RUNNING", "train: still RUNNING", "train: still RUNNING", "train: still RUNNING", "train: still RUNNING", "train: still RUNNING", "train: still RUNNING"},
+			timedOut:  true,
+		},
+		{
+			name:      "transient errors are ridden out",
+			script:    []func() (kfp.Run, error){fail(transient), fail(transient), run(kfp.StateSucceeded)},
+			wantState: kfp.StateSucceeded,
+			wantLines: []string{"train: run SUCCEEDED"},
+		},
+		{
+			name:    "persistent errors end the wait",
+			script:  []func() (kfp.Run, error){fail(transient)},
+			wantErr: transient,
+		},
+		{
+			name:    "a deleted run ends the wait at once",
+			script:  []func() (kfp.Run, error){fail(&kfp.APIError{Op: "GetRun", HTTPStatus: 404, GRPCCode: 5, Message: "not found"})},
+			wantErr: &kfp.APIError{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := &fakeAPI{t: t, script: tt.script, logs: tt.logs}
+			c := &clock{now: t0, timeout: tt.timeout > 0}
+			var lines []string
+			out, err := ForRun(context.Background(), api, pipeline(tt.timeout), Options{
+				Now: c.Now, After: c.After,
+				OnEvent: func(e Event) {
+					s := e.String()
+					if e.Heartbeat {
+						s = s[:strings.Index(s, " after")] // the times carry jitter
+					}
+					lines = append(lines, s)
+				},
+			})
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("ForRun: %v", err)
+			case tt.wantErr != nil && !errors.Is(err, tt.wantErr) && !errors.As(err, new(*kfp.APIError)):
+				t.Fatalf("ForRun error = %v, want %v", err, tt.wantErr)
+			}
+			if out == nil {
+				t.Fatal("no outcome")
+			}
+			if out.State != tt.wantState || out.TimedOut != tt.timedOut {
+				t.Errorf("outcome state %q timedOut %v, want %q %v", out.State, out.TimedOut, tt.wantState, tt.timedOut)
+			}
+			if diff := cmp.Diff(tt.wantLines, lines); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			if tt.wantLogs != nil {
+				if diff := cmp.Diff(tt.wantLogs, out.Logs); diff != "" {
+					t.Errorf("logs (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+// The poll interval starts at Interval, grows by half each poll with ±20%
+// jitter, and stays under MaxInterval.
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	script := []func() (kfp.Run, error){}
+	for range 30 {
+		script = append(script, run(kfp.StateRunning))
+	}
+	script = append(script, run(kfp.StateSucceeded))
+	api := &fakeAPI{t: t, script: script}
+	c := &clock{now: t0}
+	if _, err := ForRun(context.Background(), api, pipeline(0), Options{Now: c.Now, After: c.After}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.waits) != 30 {
+		t.Fatalf("%d waits, want 30", len(c.waits))
+	}
+	want := time.Second
+	for i, got := range c.waits {
+		lo, hi := want*4/5, want*6/5
+		if got < lo || got > hi {
+			t.Errorf("wait %d = %v, want within [%v, %v]", i, got, lo, hi)
+		}
+		want = min(want*3/2, 15*time.Second)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	api := &fakeAPI{t: t, script: []func() (kfp.Run, error){func() (kfp.Run, error) {
+		cancel()
+		return kfp.Run{ID: "run-1", State: kfp.StateRunning}, nil
+	}}}
+	out, err := ForRun(ctx, api, pipeline(0), Options{Interval: time.Hour})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if out.State != kfp.StateRunning {
+		t.Errorf("state = %q, want the last state seen", out.State)
+	}
+}
+
+func ExampleEvent_String() {
+	fmt.Println(Event{Pipeline: "train", Task: "fit", State: kfp.StateSucceeded, Duration: 90 * time.Second})
+	// Output: train: task fit SUCCEEDED (1m30s)
+}
