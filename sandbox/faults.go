@@ -1,0 +1,252 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FaultKind is what an injected fault does to a matching request.
+type FaultKind string
+
+const (
+	Fault503     FaultKind = "503"      // 503 with a grpc-gateway shaped JSON body (code 14)
+	Fault503HTML FaultKind = "503-html" // 503 with an HTML page, as an ingress proxy sends it
+	Fault429     FaultKind = "429"      // 429 with Retry-After
+	FaultLatency FaultKind = "latency"  // wait Delay, then serve normally
+	FaultReset   FaultKind = "reset"    // TCP reset, no response
+	FaultHang    FaultKind = "hang"     // never answer until the client gives up
+)
+
+// Fault injects failures into matching requests, in a middleware in front of
+// KFP's handlers and the sandbox lock. Control requests (/_sandbox/) are
+// never faulted.
+type Fault struct {
+	Method     string    `json:"method,omitempty"`      // empty = any
+	Path       string    `json:"path,omitempty"`        // Go regexp on the URL path; empty = any
+	Times      int       `json:"times,omitempty"`       // how many requests to fault; 0 = forever
+	Fraction   float64   `json:"fraction,omitempty"`    // probability per matching request; 0 = 1
+	Kind       FaultKind `json:"kind"`                  //
+	Delay      Duration  `json:"delay,omitempty"`       // latency: how long
+	RetryAfter int       `json:"retry_after,omitempty"` // 429: Retry-After seconds (default 1)
+}
+
+// Duration is a time.Duration that reads and writes as "1.5s" in JSON.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n float64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return err
+		}
+		*d = Duration(n * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+type activeFault struct {
+	Fault
+	re   *regexp.Regexp
+	left int // remaining when Times > 0
+}
+
+// Faults is the sandbox's fault table. Safe for concurrent use.
+type Faults struct {
+	mu     sync.Mutex
+	faults []*activeFault
+	rand   func() float64
+}
+
+// Add validates and installs a fault. Later faults are checked first.
+func (f *Faults) Add(ft Fault) error {
+	switch ft.Kind {
+	case Fault503, Fault503HTML, Fault429, FaultLatency, FaultReset, FaultHang:
+	default:
+		return fmt.Errorf("fault kind %q: want 503, 503-html, 429, latency, reset or hang", ft.Kind)
+	}
+	if ft.Fraction < 0 || ft.Fraction > 1 {
+		return fmt.Errorf("fault fraction %v: want 0..1", ft.Fraction)
+	}
+	if ft.Times < 0 {
+		return fmt.Errorf("fault times %d: want >= 0", ft.Times)
+	}
+	re, err := regexp.Compile(ft.Path)
+	if err != nil {
+		return fmt.Errorf("fault path: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = append(f.faults, &activeFault{Fault: ft, re: re, left: ft.Times})
+	return nil
+}
+
+// Clear removes every fault.
+func (f *Faults) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = nil
+}
+
+// pick returns the fault to apply to r, consuming one of its times.
+func (f *Faults) pick(r *http.Request) *Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.faults) - 1; i >= 0; i-- {
+		a := f.faults[i]
+		if a.Method != "" && !strings.EqualFold(a.Method, r.Method) {
+			continue
+		}
+		if !a.re.MatchString(r.URL.Path) {
+			continue
+		}
+		if a.Fraction > 0 && a.Fraction < 1 && f.rand() >= a.Fraction {
+			continue
+		}
+		if a.Times > 0 {
+			a.left--
+			if a.left <= 0 {
+				f.faults = append(f.faults[:i], f.faults[i+1:]...)
+			}
+		}
+		ft := a.Fault
+		return &ft
+	}
+	return nil
+}
+
+// Request is one entry of the request log.
+type Request struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Query  string `json:"query"`
+	Status int    `json:"status"`          // 0 when the connection was reset or abandoned
+	Fault  string `json:"fault,omitempty"` // the injected fault kind, if any
+}
+
+type requestLog struct {
+	mu   sync.Mutex
+	reqs []Request
+}
+
+func (l *requestLog) add(r Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reqs = append(l.reqs, r)
+}
+
+func (l *requestLog) list() []Request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Request{}, l.reqs...)
+}
+
+func (l *requestLog) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reqs = nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// faultAndLog is the outermost middleware for KFP traffic: it records the
+// request and applies a matching fault before anything else runs.
+func (s *Sandbox) faultAndLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entry := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
+		ft := s.faults.pick(r)
+		if ft != nil {
+			entry.Fault = string(ft.Kind)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			entry.Status = sw.status
+			s.requests.add(entry)
+		}()
+		if ft == nil {
+			next.ServeHTTP(sw, r)
+			return
+		}
+		s.log.Info("sandbox: injecting fault", "kind", ft.Kind, "method", r.Method, "path", r.URL.Path)
+		switch ft.Kind {
+		case Fault503:
+			sw.Header().Set("Content-Type", "application/json")
+			sw.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(sw, `{"error":"sandbox fault: service unavailable","code":14,"message":"sandbox fault: service unavailable","details":[]}`)
+		case Fault503HTML:
+			sw.Header().Set("Content-Type", "text/html")
+			sw.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(sw, "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+		case Fault429:
+			ra := ft.RetryAfter
+			if ra <= 0 {
+				ra = 1
+			}
+			sw.Header().Set("Retry-After", strconv.Itoa(ra))
+			sw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			sw.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(sw, "Too Many Requests\n")
+		case FaultLatency:
+			t := time.NewTimer(time.Duration(ft.Delay))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				next.ServeHTTP(sw, r)
+			case <-r.Context().Done():
+			case <-s.closing:
+			}
+		case FaultReset:
+			reset(w)
+		case FaultHang:
+			select {
+			case <-r.Context().Done():
+			case <-s.closing:
+			}
+		}
+	})
+}
+
+// reset closes the client's connection with a TCP RST.
+func reset(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
+}

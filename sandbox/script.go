@@ -1,0 +1,79 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Outcome is how a scripted task (or run) ends.
+type Outcome string
+
+const (
+	OutcomeSucceed Outcome = "succeed"
+	OutcomeFail    Outcome = "fail"
+	OutcomeHang    Outcome = "hang" // never finishes until the run is terminated
+)
+
+// UnmarshalJSON rejects unknown outcomes, so a typo in a test fails loudly.
+func (o *Outcome) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	switch Outcome(s) {
+	case "", OutcomeSucceed, OutcomeFail, OutcomeHang:
+		*o = Outcome(s)
+		return nil
+	}
+	return fmt.Errorf("unknown outcome %q (want succeed, fail or hang)", s)
+}
+
+// Script says how runs created after it is posted behave. The most recently
+// posted script whose RunName matches a new run's display name (or that has
+// an empty RunName) applies to it; tasks it does not name succeed after one
+// step.
+type Script struct {
+	RunName string                `json:"run_name"`
+	Run     *RunScript            `json:"run,omitempty"`
+	Tasks   map[string]TaskScript `json:"tasks,omitempty"`
+}
+
+// RunScript is the run-level outcome; only "hang" (RUNNING forever, nothing
+// finishes) is meaningful.
+type RunScript struct {
+	Outcome Outcome `json:"outcome"`
+}
+
+// TaskScript scripts one IR task (by its name in the pipeline spec; every
+// loop iteration of it behaves alike).
+type TaskScript struct {
+	Outcome Outcome  `json:"outcome,omitempty"`
+	Message string   `json:"message,omitempty"`
+	Seconds float64  `json:"seconds,omitempty"` // duration; 0 = one step
+	Log     []string `json:"log,omitempty"`     // the pod's log lines
+}
+
+// Script adds a script for runs created from now on.
+func (s *Sandbox) Script(sc Script) {
+	s.scriptMu.Lock()
+	defer s.scriptMu.Unlock()
+	s.scripts = append(s.scripts, sc)
+}
+
+// ClearScripts removes every script; runs already created keep theirs.
+func (s *Sandbox) ClearScripts() {
+	s.scriptMu.Lock()
+	defer s.scriptMu.Unlock()
+	s.scripts = nil
+}
+
+func (s *Sandbox) scriptFor(runName string) Script {
+	s.scriptMu.Lock()
+	defer s.scriptMu.Unlock()
+	for i := len(s.scripts) - 1; i >= 0; i-- {
+		if sc := s.scripts[i]; sc.RunName == "" || sc.RunName == runName {
+			return sc
+		}
+	}
+	return Script{}
+}
