@@ -44,12 +44,7 @@ func Console(c *console.Console, p *plan.Plan) {
 	c.Mask(secretValues(p)...)
 	errs := 0
 	for _, pl := range p.Pipelines {
-		_, what := headline(p, pl)
-		line := pl.Name + ": " + what
-		if d := pl.Outcome.Duration(); d > 0 {
-			line += " " + duration(d)
-		}
-		c.Printf("%s", line)
+		c.Printf("%s: %s", pl.Name, status(p, pl))
 		if s := pl.Submission; s != nil {
 			c.Printf("  run: %s", s.RunURL)
 			if s.VersionName != "" {
@@ -66,6 +61,9 @@ func Console(c *console.Console, p *plan.Plan) {
 			c.Printf("  error: %s", pl.Err)
 		}
 		r := newRenderer(p, pl)
+		if pl.Outcome == nil {
+			r.rows = nil // nothing known about the tasks
+		}
 		width := 0
 		for _, row := range r.rows {
 			width = max(width, len(row.name))
@@ -113,12 +111,27 @@ func failed(p *plan.Plan, pl *plan.Pipeline) bool {
 	return pl.Outcome.TimedOut || !pl.Outcome.State.IsSuccess()
 }
 
-func annotation(p *plan.Plan, pl *plan.Pipeline, r *renderer) string {
+// status is the headline in words with the duration, "FAILED in 3m".
+func status(p *plan.Plan, pl *plan.Pipeline) string {
 	_, what := headline(p, pl)
+	if d := pl.Outcome.Duration(); d > 0 {
+		what += " " + duration(d)
+	}
+	return what
+}
+
+// annotation names the pipeline, its state and the first failed tasks.
+func annotation(p *plan.Plan, pl *plan.Pipeline, r *renderer) string {
+	const maxTasks = 3
 	var b strings.Builder
-	b.WriteString("pipeline " + pl.Name + ": " + what)
+	b.WriteString("pipeline " + pl.Name + ": " + status(p, pl))
+	n := 0
 	for _, row := range r.rows {
 		if t := row.task; t != nil && t.State == kfp.StateFailed {
+			if n++; n > maxTasks {
+				b.WriteString("; more failed tasks")
+				break
+			}
 			b.WriteString("; task " + row.name + " FAILED")
 			if m := strings.Join(strings.Fields(t.Message), " "); m != "" {
 				b.WriteString(": " + cut(m, maxMessage))
