@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kf-run/kf-run/internal/ci"
@@ -124,11 +125,7 @@ func (c *Console) Printf(format string, a ...any) {
 	defer c.mu.Unlock()
 	var b strings.Builder
 	for _, l := range c.lines(fmt.Sprintf(format, a...)) {
-		if c.provider == ci.GitHub && looksLikeCommand(l) {
-			c.fenced(&b, []string{l})
-			continue
-		}
-		b.WriteString(l + "\n")
+		c.plain(&b, l)
 	}
 	c.write(b.String())
 }
@@ -165,7 +162,7 @@ func (c *Console) Untrusted(title string, lines []string) {
 	if own {
 		c.startGroup(&b, title)
 	} else {
-		b.WriteString("--- " + c.line(title) + "\n")
+		c.plain(&b, "--- "+c.line(title))
 	}
 	var clean []string
 	for _, l := range lines {
@@ -225,11 +222,7 @@ func (c *Console) annotate(kind, title, msg string) {
 	}
 	var b strings.Builder
 	for _, l := range c.lines(head + msg) {
-		if c.provider == ci.GitHub && looksLikeCommand(l) {
-			c.fenced(&b, []string{l})
-			continue
-		}
-		b.WriteString(l + "\n")
+		c.plain(&b, l)
 	}
 	c.write(b.String())
 }
@@ -261,6 +254,16 @@ func (c *Console) endGroup(b *strings.Builder) {
 		fmt.Fprintf(b, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", c.now().Unix(), c.group)
 	}
 	c.group = ""
+}
+
+// plain writes one clean line; on GitHub a line the runner would take for
+// a command is fenced.
+func (c *Console) plain(b *strings.Builder, l string) {
+	if c.provider == ci.GitHub && looksLikeCommand(l) {
+		c.fenced(b, []string{l})
+		return
+	}
+	b.WriteString(l + "\n")
 }
 
 // fenced writes lines between ::stop-commands::TOKEN and ::TOKEN::, the
@@ -320,7 +323,8 @@ func (c *Console) writeRaw(s string) {
 // workflow command: "::name" after leading space, or the legacy "##[name"
 // anywhere (actions/runner src/Runner.Common/ActionCommand.cs).
 func looksLikeCommand(line string) bool {
-	return strings.HasPrefix(strings.TrimLeft(line, " \t\v\f\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u0085"), "::") ||
+	// unicode.IsSpace is the same set as .NET's TrimStart.
+	return strings.HasPrefix(strings.TrimLeftFunc(line, unicode.IsSpace), "::") ||
 		strings.Contains(line, "##[")
 }
 

@@ -37,12 +37,14 @@ func script(c *Console) {
 	c.Printf("two\nlines\n")
 	c.Printf("  ::add-mask::from-a-message")
 	c.Printf("legacy ##[error]still a command")
+	c.Printf("\u3000::warning::ideographic space is trimmed by the runner")
 	end()
 	end() // a stale end is a no-op
 	first := c.Group("first")
 	second := c.Group("second, which closes first")
 	first() // must not close "second"
 	c.Printf("inside second")
+	c.Untrusted("title ##[error]x", []string{"in a group: header fenced"})
 	c.Untrusted("trainer log tail", []string{
 		"epoch 1",
 		"::error::pwned",

@@ -226,10 +226,16 @@ func headlineWords(p *plan.Plan, pl *plan.Pipeline) (emoji, what string) {
 		return "🚀", "submitted (not waited for)"
 	case o == nil:
 		return "❔", "state unknown"
+	case o.TimedOut && o.State == kfp.StateUnspecified:
+		return "⏱️", "timed out after"
 	case o.TimedOut:
 		return "⏱️", "timed out (last seen " + o.State.String() + ") after"
+	case o.Terminated && o.State == kfp.StateUnspecified:
+		return "🛑", "interrupted, run terminated after"
 	case o.Terminated:
 		return "🛑", "interrupted, run terminated (" + o.State.String() + ") after"
+	case o.State == kfp.StateUnspecified:
+		return "❔", "state unknown after"
 	}
 	return stateEmoji(o.State), o.State.String() + " in"
 }

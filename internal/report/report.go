@@ -42,6 +42,7 @@ func State(p *plan.Plan, pl *plan.Pipeline) string {
 // pipeline that did not succeed (at most a few).
 func Console(c *console.Console, p *plan.Plan) {
 	c.Mask(secretValues(p)...)
+	c.Status("") // the summary replaces the live status line
 	errs := 0
 	for _, pl := range p.Pipelines {
 		c.Printf("%s: %s", pl.Name, status(p, pl))
