@@ -12,7 +12,7 @@ import (
 type checker struct {
 	ir   map[string]any
 	file string
-	pos  positions
+	pos  *positions
 	errs []*Error
 }
 

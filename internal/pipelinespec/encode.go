@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -34,6 +35,19 @@ func (s *Spec) YAML() ([]byte, error) {
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("encode pipeline spec %q: %w", s.Path, err)
 	}
+	// Never hand out YAML that reads back differently: compare as JSON,
+	// which is what KFP turns it into.
+	back, err := decodeAll(s.Path, buf.Bytes())
+	if err != nil || len(back) != len(docs) {
+		return nil, fmt.Errorf("encode pipeline spec %q: the YAML written does not read back: %v", s.Path, err)
+	}
+	for i, d := range docs {
+		want, err1 := json.Marshal(d)
+		got, err2 := json.Marshal(back[i].value)
+		if err1 != nil || err2 != nil || !bytes.Equal(want, got) {
+			return nil, fmt.Errorf("encode pipeline spec %q (document %d): the YAML written reads back differently", s.Path, i+1)
+		}
+	}
 	return buf.Bytes(), nil
 }
 
@@ -48,7 +62,13 @@ func toNode(v any) (*yaml.Node, error) {
 	case nil:
 		return scalar("!!null", "null"), nil
 	case string:
-		return scalar("!!str", x), nil
+		n := scalar("!!str", x)
+		if strings.HasPrefix(x, "\n") || strings.HasPrefix(x, " ") && strings.Contains(x, "\n") {
+			// yaml.v3 writes these as literal blocks that read back without
+			// the leading newline; quoted they are exact.
+			n.Style = yaml.DoubleQuotedStyle
+		}
+		return n, nil
 	case bool:
 		return scalar("!!bool", strconv.FormatBool(x)), nil
 	case json.Number:
@@ -97,7 +117,7 @@ func toNode(v any) (*yaml.Node, error) {
 		if math.IsInf(f, 0) || math.IsNaN(f) {
 			return nil, fmt.Errorf("number %v cannot be represented in JSON", f)
 		}
-		text := strconv.FormatFloat(f, 'g', -1, 64)
+		text := strconv.FormatFloat(f, 'g', -1, rv.Type().Bits())
 		if f == math.Trunc(f) && !bytes.ContainsAny([]byte(text), "e.") {
 			text += ".0"
 		}

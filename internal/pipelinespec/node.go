@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -14,21 +15,45 @@ import (
 // pos is where a value starts in the file: for a mapping entry, its key.
 type pos struct{ line, col int }
 
-// positions maps a path (keys and indexes joined by pathSep) to where it is.
-type positions map[string]pos
+// positions is a tree of positions shaped like the value it describes:
+// kids are keyed by mapping key or list index. (A tree, not a map of joined
+// paths, so memory stays linear in the document however deep or long its
+// keys.)
+type positions struct {
+	p    pos
+	kids map[string]*positions
+}
 
-const pathSep = "\x00"
-
-func pathKey(path []string) string { return strings.Join(path, pathSep) }
+// child returns the node for key, adding it at n's position if new; nil
+// when t is nil (positions not wanted).
+func (t *positions) child(key string, n *yaml.Node) *positions {
+	if t == nil {
+		return nil
+	}
+	if k, ok := t.kids[key]; ok {
+		return k // a merged key does not move an explicit one
+	}
+	if t.kids == nil {
+		t.kids = map[string]*positions{}
+	}
+	k := &positions{p: pos{n.Line, n.Column}}
+	t.kids[key] = k
+	return k
+}
 
 // at returns the position of path, or of its nearest ancestor that has one.
-func (p positions) at(path []string) pos {
-	for i := len(path); i >= 0; i-- {
-		if q, ok := p[pathKey(path[:i])]; ok {
-			return q
-		}
+func (t *positions) at(path []string) pos {
+	if t == nil {
+		return pos{}
 	}
-	return pos{}
+	for _, k := range path {
+		next, ok := t.kids[k]
+		if !ok {
+			break
+		}
+		t = next
+	}
+	return t.p
 }
 
 // converter turns a yaml.Node tree into JSON-compatible plain values,
@@ -39,7 +64,6 @@ type converter struct {
 	// budget bounds the nodes produced, so aliases cannot blow up memory
 	// (the "billion laughs" document).
 	budget int
-	pos    positions
 	// active holds the anchors being expanded, to reject an alias to itself.
 	active map[*yaml.Node]bool
 }
@@ -48,7 +72,6 @@ func newConverter(file string, size int) *converter {
 	return &converter{
 		file:   file,
 		budget: 100_000 + 4*size,
-		pos:    positions{},
 		active: map[*yaml.Node]bool{},
 	}
 }
@@ -57,18 +80,8 @@ func (c *converter) errAt(n *yaml.Node, format string, args ...any) *Error {
 	return &Error{File: c.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (c *converter) record(path []string, n *yaml.Node) {
-	if c.pos == nil {
-		return
-	}
-	k := pathKey(path)
-	if _, ok := c.pos[k]; !ok {
-		c.pos[k] = pos{n.Line, n.Column}
-	}
-}
-
-// value converts n; path names it for positions.
-func (c *converter) value(n *yaml.Node, path []string) (any, error) {
+// value converts n, recording positions of its parts under t (may be nil).
+func (c *converter) value(n *yaml.Node, t *positions) (any, error) {
 	c.budget--
 	if c.budget < 0 {
 		return nil, c.errAt(n, "document too large (aliases expand to too many values)")
@@ -78,7 +91,7 @@ func (c *converter) value(n *yaml.Node, path []string) (any, error) {
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return c.value(n.Content[0], path)
+		return c.value(n.Content[0], t)
 	case yaml.AliasNode:
 		if n.Alias == nil {
 			return nil, c.errAt(n, "alias to an unknown anchor")
@@ -88,13 +101,11 @@ func (c *converter) value(n *yaml.Node, path []string) (any, error) {
 		}
 		c.active[n.Alias] = true
 		defer delete(c.active, n.Alias)
-		return c.value(n.Alias, path)
+		return c.value(n.Alias, t)
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for i, item := range n.Content {
-			p := append(path[:len(path):len(path)], fmt.Sprint(i))
-			c.record(p, item)
-			v, err := c.value(item, p)
+			v, err := c.value(item, t.child(strconv.Itoa(i), item))
 			if err != nil {
 				return nil, err
 			}
@@ -103,7 +114,7 @@ func (c *converter) value(n *yaml.Node, path []string) (any, error) {
 		return out, nil
 	case yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
-		if err := c.mapping(n, path, out, map[string]bool{}); err != nil {
+		if err := c.mapping(n, t, out, map[string]bool{}); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -116,7 +127,7 @@ func (c *converter) value(n *yaml.Node, path []string) (any, error) {
 // mapping adds n's entries to out. Explicit keys are errors when repeated (as
 // yaml.v3 and so the KFP server treat them); keys merged in with "<<" never
 // override explicit or earlier ones.
-func (c *converter) mapping(n *yaml.Node, path []string, out map[string]any, merged map[string]bool) error {
+func (c *converter) mapping(n *yaml.Node, t *positions, out map[string]any, merged map[string]bool) error {
 	var merges []*yaml.Node
 	explicit := map[string]bool{}
 	if len(n.Content)%2 != 0 {
@@ -136,9 +147,7 @@ func (c *converter) mapping(n *yaml.Node, path []string, out map[string]any, mer
 			return c.errAt(kn, "mapping key %q defined twice", key)
 		}
 		explicit[key] = true
-		p := append(path[:len(path):len(path)], key)
-		c.record(p, kn)
-		v, err := c.value(vn, p)
+		v, err := c.value(vn, t.child(key, kn))
 		if err != nil {
 			return err
 		}
@@ -146,14 +155,14 @@ func (c *converter) mapping(n *yaml.Node, path []string, out map[string]any, mer
 		merged[key] = true
 	}
 	for _, m := range merges {
-		if err := c.merge(m, path, out, merged); err != nil {
+		if err := c.merge(m, t, out, merged); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *converter) merge(m *yaml.Node, path []string, out map[string]any, merged map[string]bool) error {
+func (c *converter) merge(m *yaml.Node, t *positions, out map[string]any, merged map[string]bool) error {
 	c.budget--
 	if c.budget < 0 {
 		return c.errAt(m, "document too large (aliases expand to too many values)")
@@ -165,10 +174,10 @@ func (c *converter) merge(m *yaml.Node, path []string, out map[string]any, merge
 		}
 		c.active[m.Alias] = true
 		defer delete(c.active, m.Alias)
-		return c.merge(m.Alias, path, out, merged)
+		return c.merge(m.Alias, t, out, merged)
 	case yaml.MappingNode:
 		tmp := map[string]any{}
-		if err := c.mapping(m, path, tmp, map[string]bool{}); err != nil {
+		if err := c.mapping(m, t, tmp, map[string]bool{}); err != nil {
 			return err
 		}
 		for k, v := range tmp {
@@ -183,7 +192,7 @@ func (c *converter) merge(m *yaml.Node, path []string, out map[string]any, merge
 			if item.Kind == yaml.SequenceNode {
 				return c.errAt(item, "merge key values must be mappings")
 			}
-			if err := c.merge(item, path, out, merged); err != nil {
+			if err := c.merge(item, t, out, merged); err != nil {
 				return err
 			}
 		}

@@ -272,8 +272,10 @@ func parseValue(text string) (any, error) {
 	if err := yaml.Unmarshal([]byte(text), &n); err != nil {
 		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	if n.Kind == 0 { // empty text
+		return nil, nil
+	}
 	c := newConverter("", len(text))
-	c.pos = nil
 	v, err := c.value(&n, nil)
 	if err != nil {
 		var e *Error

@@ -136,10 +136,13 @@ func Parse(path string, data []byte) (s *Spec, err error) {
 type document struct {
 	value     any
 	line, col int
-	pos       positions
+	pos       *positions
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine      = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+)
 
 // decodeAll reads every YAML document, stopping at the first error. Empty
 // documents (a trailing "---") are skipped.
@@ -154,16 +157,16 @@ func decodeAll(path string, data []byte) ([]document, error) {
 			return docs, nil
 		}
 		if err != nil {
-			e := &Error{File: path, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-				e.Line, _ = strconv.Atoi(m[1])
-				e.Msg = "invalid YAML: " + m[2]
-			}
-			return nil, e
+			return nil, yamlError(path, data, err)
+		}
+		line, col := n.Line, n.Column
+		if len(n.Content) > 0 {
+			line, col = n.Content[0].Line, n.Content[0].Column
 		}
 		c := newConverter(path, len(data))
 		c.budget = budget
-		v, err := c.value(&n, nil)
+		t := &positions{p: pos{line, col}}
+		v, err := c.value(&n, t)
 		if err != nil {
 			return nil, err
 		}
@@ -171,13 +174,67 @@ func decodeAll(path string, data []byte) ([]document, error) {
 		if v == nil {
 			continue
 		}
-		line, col := n.Line, n.Column
-		if len(n.Content) > 0 {
-			line, col = n.Content[0].Line, n.Content[0].Column
-		}
-		c.pos[""] = pos{line, col}
-		docs = append(docs, document{value: v, line: line, col: col, pos: c.pos})
+		docs = append(docs, document{value: v, line: line, col: col, pos: t})
 	}
+}
+
+// yamlError turns a yaml.v3 syntax error into an *Error with the right line.
+// yaml.v3 (decode.go, parser.fail) reports 1-based lines for scanner errors
+// but the 0-based line of the enclosing construct for parser errors, and no
+// line at all when that is 0; see TestMalformedYAMLFailsFast.
+func yamlError(path string, data []byte, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	switch {
+	case parserProblems[msg]:
+		line++
+	case line == 0 && isScannerProblem(msg):
+		line = 1
+	}
+	// A construct left open at the end of the file is reported past it.
+	lines := bytes.Count(data, []byte("\n"))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		lines++
+	}
+	line = min(line, lines)
+	col := 0
+	// yaml.v3 gives no position for an unknown anchor; find its first use.
+	if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+		if k := bytes.Index(data, []byte("*"+m[1])); k >= 0 {
+			line = bytes.Count(data[:k], []byte("\n")) + 1
+			col = k - bytes.LastIndexByte(data[:k], '\n')
+		}
+	}
+	return &Error{File: path, Line: line, Column: col, Msg: "invalid YAML: " + msg}
+}
+
+// parserProblems are yaml.v3's parser (not scanner) messages (parserc.go).
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// isScannerProblem matches yaml.v3's scanner messages (scannerc.go).
+func isScannerProblem(msg string) bool {
+	for _, p := range []string{"block sequence entries are not allowed", "could not find expected", "did not find", "found ", "mapping keys are not allowed", "mapping values are not allowed"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func sniffArchive(path string, data []byte) *Error {

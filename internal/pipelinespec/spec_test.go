@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -130,7 +131,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "gzip", in: "\x1f\x8b\x08\x00", msg: "gzip archive"},
 		{name: "duplicate key", in: replace("schemaVersion: 2.1.0\n", "schemaVersion: 2.1.0\nschemaVersion: 2.0.0\n"), line: 18, col: 1, msg: `mapping key "schemaVersion" defined twice`},
 		{name: "alias cycle", in: "a: &x [1, *x]\n", line: 1, col: 11, msg: "contains it"},
-		{name: "unknown anchor", in: "a: *nope\n", msg: "unknown anchor"},
+		{name: "unknown anchor", in: "a: *nope\n", line: 1, col: 4, msg: "unknown anchor"},
 		{name: "nan", in: "a: .nan\n", line: 1, col: 4, msg: "cannot be represented in JSON"},
 		{name: "infinity", in: "a: -.inf\n", line: 1, col: 4, msg: "cannot be represented in JSON"},
 		{name: "number out of range", in: `{"a": 1e400}`, line: 1, col: 7, msg: "out of range"},
@@ -162,9 +163,9 @@ func TestParseErrors(t *testing.T) {
 			line: 7, col: 32, msg: `task "inner": component "comp-gone" is not in components`,
 		},
 		{
-			name:  "every structure problem is reported",
-			in:    replace("          name: comp-hello\n", "          name: comp-bye\n        dependentTasks: [ghost]\n"),
-			line:  16, col: 11, msg: "comp-bye", count: 2,
+			name: "every structure problem is reported",
+			in:   replace("          name: comp-hello\n", "          name: comp-bye\n        dependentTasks: [ghost]\n"),
+			line: 16, col: 11, msg: "comp-bye", count: 2,
 		},
 	}
 	for _, tt := range tests {
@@ -478,5 +479,48 @@ func TestYAMLShowsEditsAndReparses(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("YAML() lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestMalformedYAMLFailsFast guards the reason Parse exists: KFP ≤ 2.17 hangs
+// on malformed YAML, so kf-run must reject it locally, quickly, with a line.
+func TestMalformedYAMLFailsFast(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"unclosed flow list", "not: [a, pipeline", "p.yaml:1: invalid YAML: did not find expected ',' or ']'"},
+		{"in the platform document", minimal + "---\nplatforms:\n  kubernetes: {a: [}\n", "p.yaml:21: invalid YAML: did not find expected node content"},
+		{"unclosed list on line 2", "x: 1\nnot: [a, pipeline\ny: 2\n", "p.yaml:2: invalid YAML: did not find expected ',' or ']'"},
+		{"list item in a mapping", "x: 1\ny: 2\n- z\n", "p.yaml:3: invalid YAML: did not find expected key"},
+		{"stray bracket", "x: 1\ny: 2\nz: 3\nw: ]\n", "p.yaml:4: invalid YAML: did not find expected node content"},
+		{"bad indentation", "x: 1\ny: 2\n  bad: 3\n", "p.yaml:3: invalid YAML: mapping values are not allowed in this context"},
+		{"unterminated string", "x: 1\ny: 2\nz: \"unterminated\n", "p.yaml:3: invalid YAML: found unexpected end of stream"},
+		{"tab", "x: 1\ny:\n\t- a\n", "p.yaml:3: invalid YAML: found character that cannot start any token"},
+		{"reserved character on line 1", "a: @b\n", "p.yaml:1: invalid YAML: found character that cannot start any token"},
+		{"unknown anchor", "x: 1\ny: 2\nz: *nope\n", "p.yaml:3:4: invalid YAML: unknown anchor 'nope' referenced"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := Parse("p.yaml", []byte(tt.in))
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("Parse succeeded, want an error")
+				}
+				if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+					t.Errorf("Parse error (-want +got):\n%s", diff)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Parse did not return within 10s")
+			}
+		})
 	}
 }
