@@ -329,12 +329,15 @@ func (r *renderer) tasks(b *strings.Builder, v view) {
 		return
 	}
 	show := r.keep(v.maxTasks)
-	hidden := 0
-	b.WriteString("| Task | State | Duration | Message |\n|---|---|---|---|\n")
+	hidden, header := 0, false
 	for i, row := range r.rows {
 		if !show[i] {
 			hidden++
 			continue
+		}
+		if !header {
+			b.WriteString("| Task | State | Duration | Message |\n|---|---|---|---|\n")
+			header = true
 		}
 		state, dur, msg := "—", "", ""
 		if t := row.task; t != nil {
@@ -351,7 +354,13 @@ func (r *renderer) tasks(b *strings.Builder, v view) {
 		if r.pl.Submission != nil {
 			url = r.text(r.pl.Submission.RunURL)
 		}
-		fmt.Fprintf(b, "\n%d more tasks — %s\n", hidden, link("see the run", url))
+		more := " more"
+		if header {
+			b.WriteString("\n")
+		} else {
+			more = ""
+		}
+		fmt.Fprintf(b, "%d%s tasks — %s\n", hidden, more, link("see the run", url))
 	}
 	b.WriteString("\n")
 }

@@ -267,7 +267,7 @@ func TestMarkdownBudget(t *testing.T) {
 		{"no limit", 0, []string{"```mermaid", "task-xxxxxxxxxxxxxxxxxxxx-a000"}, nil},
 		{"drop mermaid", full - 1, []string{"task-xxxxxxxxxxxxxxxxxxxx-a000"}, []string{"```mermaid"}},
 		{"trim tasks", 70000, []string{"more tasks — [see the run]", "<code>task-xxxxxxxxxxxxxxxxxxxx-j399</code>", "Log of"}, []string{"```mermaid"}},
-		{"trim logs", 8000, []string{"400 more tasks", "last 20 lines"}, []string{"<code>task-"}},
+		{"trim logs", 8000, []string{"400 tasks — [see the run]", "last 20 lines"}, []string{"<code>task-"}},
 		{"tiny", 300, nil, []string{"Log of"}},
 		{"tinier than a header", 10, nil, nil},
 	}
