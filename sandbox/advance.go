@@ -109,6 +109,13 @@ func (s *Sandbox) tickLocked() {
 		if !r.manual && r.root == nil && r.terminatedAt.IsZero() && !now.Before(r.created.Add(s.opts.StepDuration)) {
 			s.startLocked(r, r.created.Add(s.opts.StepDuration))
 		}
+		if r.lastReport == "" && !r.manual && !r.wfStart.IsZero() && r.wfStart.Before(now) {
+			// A late tick must not skip RUNNING: report the start first,
+			// as the persistence agent would have seen it.
+			if err := s.reportLocked(r, r.wfStart); err != nil {
+				s.log.Error("sandbox: report workflow", "run", r.runID, "err", err)
+			}
+		}
 		if err := s.reportLocked(r, now); err != nil {
 			s.log.Error("sandbox: report workflow", "run", r.runID, "err", err)
 		}

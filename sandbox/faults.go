@@ -100,6 +100,13 @@ func (f *Faults) Clear() {
 	f.faults = nil
 }
 
+// Len is the number of faults installed and not used up.
+func (f *Faults) Len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.faults)
+}
+
 // pick returns the fault to apply to r, consuming one of its times.
 func (f *Faults) pick(r *http.Request) *Fault {
 	f.mu.Lock()
