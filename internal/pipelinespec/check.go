@@ -136,6 +136,25 @@ func (c *checker) fill(s *Spec) {
 	}
 }
 
+// platform checks the shape KFP's PlatformSpec message needs, at the
+// platform document's positions.
+func (c *checker) platform(doc map[string]any, pos *positions) {
+	irPos := c.pos
+	c.pos = pos
+	defer func() { c.pos = irPos }()
+	check := func(path ...string) bool {
+		v := dig(doc, path...)
+		if _, ok := v.(map[string]any); !ok && v != nil {
+			c.errf(path, "", "platform spec: %s must be a mapping, not %s", dotted(path), describe(v))
+			return false
+		}
+		return v != nil
+	}
+	if check("platforms") && check("platforms", "kubernetes") && check("platforms", "kubernetes", "deploymentSpec") {
+		check("platforms", "kubernetes", "deploymentSpec", "executors")
+	}
+}
+
 // dag checks the tasks of the component at path (root or components.X):
 // component references, dependencies, cycles. It returns the well-formed
 // tasks in topological order.

@@ -80,6 +80,9 @@ func Parse(path string, data []byte) (s *Spec, err error) {
 	}
 	docs, err := decodeAll(path, data)
 	if err != nil {
+		if e, ok := err.(*Error); ok && strings.HasSuffix(path, ".py") {
+			e.Hint = "this looks like the pipeline's Python source; compile it first: kfp dsl compile --py " + path + " --output pipeline.yaml"
+		}
 		return nil, err
 	}
 	var ir, platform *document
@@ -121,11 +124,12 @@ func Parse(path string, data []byte) (s *Spec, err error) {
 			Hint: "a compiled package has the pipeline spec first and the platform spec as a second YAML document after \"---\"; compile the whole pipeline with the KFP SDK (and kfp-kubernetes)"}
 	}
 	s = &Spec{Path: path, Pipeline: ir.value.(map[string]any), original: bytes.Clone(data)}
-	if platform != nil {
-		s.Platform = platform.value.(map[string]any)
-	}
 	c := &checker{ir: s.Pipeline, file: path, pos: ir.pos}
 	c.fill(s)
+	if platform != nil {
+		s.Platform = platform.value.(map[string]any)
+		c.platform(s.Platform, platform.pos)
+	}
 	if len(c.errs) > 0 {
 		return nil, c.err()
 	}
@@ -284,14 +288,18 @@ func isPlatformDoc(m map[string]any) bool {
 
 func describe(v any) string {
 	switch v.(type) {
+	case map[string]any:
+		return "a mapping"
 	case []any:
 		return "a list"
 	case string:
 		return "a string"
+	case bool:
+		return "a boolean"
 	case nil:
 		return "null"
 	}
-	return "a scalar"
+	return "a number"
 }
 
 func sortedKeys[V any](m map[string]V) []string {

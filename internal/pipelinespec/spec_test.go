@@ -128,6 +128,8 @@ func TestParseErrors(t *testing.T) {
 		},
 		{name: "two pipeline specs", in: minimal + "---\n" + minimal, line: 20, col: 1, msg: "a second pipeline spec"},
 		{name: "two platform specs", in: minimal + "---\nplatforms: {}\n---\nplatforms: {}\n", line: 22, col: 1, msg: "a second platform spec"},
+		{name: "platform spec not a mapping", in: minimal + "---\nplatforms: [k8s]\n", line: 20, col: 1, msg: "platform spec: platforms must be a mapping, not a list"},
+		{name: "platform executors not a mapping", in: minimal + "---\nplatforms:\n  kubernetes:\n    deploymentSpec:\n      executors: 3\n", line: 23, col: 7, msg: "platform spec: platforms.kubernetes.deploymentSpec.executors must be a mapping, not a number"},
 		{name: "gzip", in: "\x1f\x8b\x08\x00", msg: "gzip archive"},
 		{name: "duplicate key", in: replace("schemaVersion: 2.1.0\n", "schemaVersion: 2.1.0\nschemaVersion: 2.0.0\n"), line: 18, col: 1, msg: `mapping key "schemaVersion" defined twice`},
 		{name: "alias cycle", in: "a: &x [1, *x]\n", line: 1, col: 11, msg: "contains it"},
@@ -522,5 +524,18 @@ func TestMalformedYAMLFailsFast(t *testing.T) {
 				t.Fatal("Parse did not return within 10s")
 			}
 		})
+	}
+}
+
+func TestPythonSourceHint(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("pipeline.py", []byte("from kfp import dsl\n\n@dsl.pipeline\ndef p():\n    pass\n"))
+	want := "pipeline.py:4: invalid YAML: mapping values are not allowed in this context\n" +
+		"  hint: this looks like the pipeline's Python source; compile it first: kfp dsl compile --py pipeline.py --output pipeline.yaml"
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("Parse error (-want +got):\n%s", diff)
 	}
 }
