@@ -85,9 +85,12 @@ func (c *checker) fill(s *Spec) {
 	s.SDKVersion = c.stringAt("sdkVersion")
 
 	components := c.mapAt([]string{"components"}, true)
-	executors := c.mapAt([]string{"deploymentSpec", "executors"}, false)
-	if c.mapAt([]string{"deploymentSpec"}, true) == nil {
-		executors = nil
+	var executors map[string]any // nil: unknown, do not check labels
+	if c.mapAt([]string{"deploymentSpec"}, true) != nil {
+		executors = c.mapAt([]string{"deploymentSpec", "executors"}, false)
+		if dig(c.ir, "deploymentSpec", "executors") == nil {
+			executors = map[string]any{}
+		}
 	}
 	for _, name := range sortedKeys(components) {
 		cp := []string{"components", name}

@@ -144,6 +144,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "missing root", in: replace("root:\n  dag:\n    tasks:\n      hello:\n        componentRef:\n          name: comp-hello\n", ""), line: 1, col: 1, msg: "root is missing"},
 		{name: "missing components", in: replace("components:\n  comp-hello:\n    executorLabel: exec-hello\n", ""), line: 1, col: 1, msg: "components is missing"},
 		{name: "missing deploymentSpec", in: replace("deploymentSpec:\n  executors:\n    exec-hello:\n      container:\n        image: alpine:3\n", ""), line: 1, col: 1, msg: "deploymentSpec is missing"},
+		{name: "no executors", in: replace("  executors:\n    exec-hello:\n      container:\n        image: alpine:3\n", "  other: {}\n"), line: 3, col: 5, msg: `executor "exec-hello" is not in deploymentSpec.executors`, hint: "there are no executors"},
 		{name: "root without dag", in: replace("root:\n  dag:\n", "root:\n  notdag:\n"), line: 11, col: 1, msg: "root.dag is missing"},
 		{name: "no tasks", in: replace("    tasks:\n      hello:\n        componentRef:\n          name: comp-hello\n", "    tasks: {}\n"), line: 13, col: 5, msg: "root.dag.tasks is empty"},
 		{name: "tasks a list", in: replace("    tasks:\n      hello:\n        componentRef:\n          name: comp-hello\n", "    tasks: [hello]\n"), line: 13, col: 5, msg: "root.dag.tasks must be a mapping, not a list"},
