@@ -157,3 +157,14 @@ func stripControl(s string) string {
 func isControl(r rune) bool {
 	return (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f || (r >= 0x80 && r < 0xa0)
 }
+
+// brief keeps the first lines of s, at most max runes, saying how many
+// lines it left out.
+func brief(s string, lines, max int) string {
+	s = strings.TrimRight(s, "\n")
+	all := strings.Split(s, "\n")
+	if len(all) > lines {
+		s = strings.Join(all[:lines], "\n") + "\n… (" + strconv.Itoa(len(all)-lines) + " more lines)"
+	}
+	return cut(s, max)
+}

@@ -21,6 +21,7 @@ const SummaryBudget = 900 << 10
 const (
 	maxMessage = 300  // runes of a task message in the table
 	maxError   = 2000 // runes of a pipeline error
+	errorLines = 12   // lines of a pipeline error (KFP sends Go stack traces)
 	trimLogTo  = 20   // lines per log tail when shrinking
 )
 
@@ -201,9 +202,9 @@ func (r *renderer) header(b *strings.Builder) {
 	}
 	b.WriteString("\n\n")
 	if pl.Err != nil {
-		msg := r.text(pl.Err.Error())
+		msg := brief(stripControl(r.text(pl.Err.Error())), errorLines, maxError)
 		f := fence(msg)
-		fmt.Fprintf(b, "%stext\n%s\n%s\n\n", f, cut(stripControl(msg), maxError), f)
+		fmt.Fprintf(b, "%stext\n%s\n%s\n\n", f, msg, f)
 	}
 }
 

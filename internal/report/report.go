@@ -59,7 +59,7 @@ func Console(c *console.Console, p *plan.Plan) {
 			}
 		}
 		if pl.Err != nil {
-			c.Printf("  error: %s", pl.Err)
+			c.Printf("  error: %s", brief(pl.Err.Error(), errorLines, maxError))
 		}
 		r := newRenderer(p, pl)
 		if pl.Outcome == nil {
@@ -140,7 +140,7 @@ func annotation(p *plan.Plan, pl *plan.Pipeline, r *renderer) string {
 		}
 	}
 	if pl.Err != nil {
-		b.WriteString("\n" + cut(pl.Err.Error(), maxError))
+		b.WriteString("\n" + brief(pl.Err.Error(), 4, 1000))
 	}
 	if pl.Submission != nil && pl.Submission.RunURL != "" {
 		b.WriteString("\n" + pl.Submission.RunURL)
