@@ -37,9 +37,9 @@ func cell(s string, max int) string {
 			// A word joiner breaks @mentions (and team pings) without
 			// changing how the text reads.
 			b.WriteString("@\u2060")
-		case '\\', '|', '*', '_', '[', ']', '(', ')', '#', '!', '~', '$', '{', '}', '+', '-', '.', ':':
-			// Escaping "." "-" "+" and ":" stops ordered/unordered list
-			// markers and autolinks (http:) when a cell starts a line.
+		case '\\', '|', '*', '_', '[', ']', '(', ')', '#', '!', '~', '$', '{', '}':
+			// List markers ("-", "1.") need no escape: newlines became
+			// <br>, so the text never starts a line.
 			b.WriteByte('\\')
 			b.WriteRune(r)
 		default:
