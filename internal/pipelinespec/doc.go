@@ -18,7 +18,10 @@
 // (map[string]any, []any, string, int64, float64, bool, nil; integers beyond
 // int64 as json.Number so no digit is lost). Fields this package does not know
 // are carried through untouched, so newer SDKs' additions survive. Callers may
-// edit Spec.Pipeline and Spec.Platform; RunBody and YAML read the current maps.
+// edit Spec.Pipeline and Spec.Platform (on a Clone, to leave others' view
+// alone); RunBody, Images and YAML read the current maps, and Refresh
+// re-derives Tasks and Inputs and re-checks the structure. YAML verifies that
+// what it writes reads back to the same values before returning it.
 //
 // It does not talk to KFP, resolve images, or apply pod settings.
 package pipelinespec

@@ -312,13 +312,17 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // Refresh re-reads Name, Description, versions, Inputs and Tasks from the
-// current Pipeline map and checks its structure again; call it after editing
-// the maps. Its errors carry no line numbers.
+// current Pipeline map and checks both documents' structure again; call it
+// after editing the maps. Its errors carry no line numbers. On error s is
+// left as it was.
 func (s *Spec) Refresh() error {
 	c := &checker{ir: s.Pipeline, file: s.Path}
 	n := *s
 	n.Name, n.Description, n.SchemaVersion, n.SDKVersion, n.Inputs, n.Tasks = "", "", "", "", nil, nil
 	c.fill(&n)
+	if s.Platform != nil {
+		c.platform(s.Platform, nil)
+	}
 	if len(c.errs) > 0 {
 		return c.err()
 	}

@@ -540,3 +540,29 @@ func TestPythonSourceHint(t *testing.T) {
 		t.Errorf("Parse error (-want +got):\n%s", diff)
 	}
 }
+
+func TestRefreshFindsBrokenEdits(t *testing.T) {
+	t.Parallel()
+	s := loadTwoStep(t)
+	c := s.Clone()
+	delete(dig(c.Pipeline, "components").(map[string]any), "comp-prep")
+	c.Platform["platforms"] = []any{}
+	err := c.Refresh()
+	var got []string
+	for _, e := range unjoin(err) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		s.Path + `: task "prep": component "comp-prep" is not in components` + "\n  hint: components: comp-train",
+		s.Path + ": platform spec: platforms must be a mapping, not a list",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Refresh errors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(s.Tasks, c.Tasks); diff != "" {
+		t.Errorf("failed Refresh changed Tasks (-want +got):\n%s", diff)
+	}
+	if err := s.Refresh(); err != nil {
+		t.Errorf("Refresh of the untouched original: %v", err)
+	}
+}
