@@ -23,6 +23,7 @@ const (
 	maxError   = 2000 // runes of a pipeline error
 	errorLines = 12   // lines of a pipeline error (KFP sends Go stack traces)
 	trimLogTo  = 20   // lines per log tail when shrinking
+	maxLogLine = 1000 // runes of one log line
 )
 
 // view says which parts of the report to render; Markdown shrinks it stage
@@ -52,11 +53,18 @@ func Markdown(p *plan.Plan, pl *plan.Pipeline, budget int) string {
 	if s = r.render(v); fits(s) {
 		return s
 	}
-	for n := len(r.rows) / 2; n > 0; n /= 2 {
-		v.maxTasks = n
-		if s = r.render(v); fits(s) {
-			return s
+	// The longest table that fits, by binary search over the row count.
+	lo, hi, best := 1, len(r.rows)-1, ""
+	for lo <= hi {
+		v.maxTasks = (lo + hi) / 2
+		if t := r.render(v); fits(t) {
+			best, lo = t, v.maxTasks+1
+		} else {
+			hi = v.maxTasks - 1
 		}
+	}
+	if best != "" {
+		return best
 	}
 	v.maxTasks = 0
 	v.logLines = trimLogTo
@@ -397,7 +405,7 @@ func (r *renderer) logs(b *strings.Builder, lines int) {
 		}
 		clean := make([]string, len(tail))
 		for i, l := range tail {
-			clean[i] = stripControl(strings.TrimRight(r.text(l), "\r\n"))
+			clean[i] = cut(stripControl(strings.TrimRight(r.text(l), "\r\n")), maxLogLine)
 		}
 		body := strings.Join(clean, "\n")
 		f := fence(body)
