@@ -57,8 +57,9 @@ func Dotenv(p *plan.Plan) string {
 	}
 	add("KF_RUN_", p.Pipelines[0])
 	if len(p.Pipelines) > 1 {
+		names := names(p)
 		for i, pl := range p.Pipelines {
-			if !add("KF_RUN_"+dotenvKey(names(p)[i])+"_", pl) {
+			if !add("KF_RUN_"+dotenvKey(names[i])+"_", pl) {
 				break
 			}
 		}

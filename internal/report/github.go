@@ -108,8 +108,9 @@ func outputList(p *plan.Plan) []output {
 	}
 	add("", p.Pipelines[0])
 	if len(p.Pipelines) > 1 {
+		names := names(p)
 		for i, pl := range p.Pipelines {
-			add(names(p)[i]+"-", pl)
+			add(names[i]+"-", pl)
 		}
 	}
 	return out

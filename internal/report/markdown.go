@@ -266,7 +266,11 @@ func (r *renderer) facts(b *strings.Builder) {
 			if s.VersionReused {
 				how = "reused"
 			}
-			lines = append(lines, "**Pipeline version:** "+code(r.text(s.VersionName), 100)+" ("+how+")")
+			v := code(r.text(s.VersionName), 100)
+			if pl.PipelineName != "" {
+				v = code(r.text(pl.PipelineName), 100) + " / " + v
+			}
+			lines = append(lines, "**Pipeline version:** "+v+" ("+how+")")
 		}
 	} else if pl.Experiment != "" {
 		lines = append(lines, "**Experiment:** "+code(r.text(pl.Experiment), 100))

@@ -29,8 +29,9 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 // fixture is a plan with one pipeline on GitHub, submitted, not yet waited.
 func fixture() (*plan.Plan, *plan.Pipeline) {
 	pl := &plan.Pipeline{
-		Name:       "train",
-		Experiment: "ci",
+		Name:         "train",
+		Experiment:   "ci",
+		PipelineName: "train-demo",
 		Spec: &pipelinespec.Spec{
 			Name: "train-pipeline",
 			Tasks: []pipelinespec.Task{
