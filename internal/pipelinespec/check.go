@@ -131,6 +131,10 @@ func (c *checker) fill(s *Spec) {
 		t := tasks[name].(map[string]any)
 		task := Task{Name: name, DependsOn: stringList(t["dependentTasks"])}
 		sort.Strings(task.DependsOn)
+		task.DisplayName, _ = dig(t, "taskInfo", "name").(string)
+		if task.DisplayName == "" {
+			task.DisplayName = name
+		}
 		task.ComponentRef, _ = dig(t, "componentRef", "name").(string)
 		comp, _ := components[task.ComponentRef].(map[string]any)
 		task.Executor, _ = comp["executorLabel"].(string)

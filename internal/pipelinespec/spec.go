@@ -47,8 +47,12 @@ type Input struct {
 
 // Task is a task of the root DAG. Image and Executor are read at Parse time.
 type Task struct {
-	Name      string
-	DependsOn []string // dependentTasks, sorted
+	Name string // the key in root.dag.tasks
+	// DisplayName is taskInfo.name (Name when absent): what the KFP UI shows
+	// and what run details call display_name. It may differ from Name
+	// (set_display_name) and need not be unique.
+	DisplayName string
+	DependsOn   []string // dependentTasks, sorted
 	// Image is the executor's container image; "" for sub-DAG and importer tasks.
 	Image string
 	// Executor is the component's executorLabel (a key of deploymentSpec.executors); "" for sub-DAGs.

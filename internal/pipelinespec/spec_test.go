@@ -60,8 +60,8 @@ func TestLoadTwoStep(t *testing.T) {
 			{Name: "shuffle", Type: Boolean, Default: true, HasDefault: true},
 		},
 		Tasks: []Task{
-			{Name: "prep", Image: "python:3.11", Executor: "exec-prep", ComponentRef: "comp-prep"},
-			{Name: "train", DependsOn: []string{"prep"}, Image: "ko://github.com/acme/ml/cmd/train", Executor: "exec-train", ComponentRef: "comp-train"},
+			{Name: "prep", DisplayName: "prep", Image: "python:3.11", Executor: "exec-prep", ComponentRef: "comp-prep"},
+			{Name: "train", DisplayName: "Train the model", DependsOn: []string{"prep"}, Image: "ko://github.com/acme/ml/cmd/train", Executor: "exec-train", ComponentRef: "comp-train"},
 		},
 	}
 	if diff := cmp.Diff(want, got, ignoreOriginal); diff != "" {
@@ -370,8 +370,8 @@ root:
 		t.Fatal(err)
 	}
 	want := []Task{
-		{Name: "imp", Executor: "exec-imp", ComponentRef: "comp-imp"},
-		{Name: "sub", DependsOn: []string{"imp"}, ComponentRef: "comp-sub"},
+		{Name: "imp", DisplayName: "imp", Executor: "exec-imp", ComponentRef: "comp-imp"},
+		{Name: "sub", DisplayName: "sub", DependsOn: []string{"imp"}, ComponentRef: "comp-sub"},
 	}
 	if diff := cmp.Diff(want, s.Tasks); diff != "" {
 		t.Errorf("Tasks (-want +got):\n%s", diff)
