@@ -43,6 +43,9 @@ func metaTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.S
 // It runs right after every KFP request, so a run's creation time and the
 // script chosen for it are those of the request that created it.
 func (s *Sandbox) discoverLocked() {
+	if s.kfp == nil {
+		return
+	}
 	fake := s.kfp.cm.ExecClientFake
 	if fake.GetWorkflowCount() == len(s.runs) {
 		return
