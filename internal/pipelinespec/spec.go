@@ -45,12 +45,15 @@ type Input struct {
 	Description string
 }
 
-// Task is a task of the root DAG. Image and Executor are read at Parse time.
+// Task is a task of the root DAG, as read by Parse (or Refresh).
 type Task struct {
-	Name string // the key in root.dag.tasks
-	// DisplayName is taskInfo.name (Name when absent): what the KFP UI shows
-	// and what run details call display_name. It may differ from Name
-	// (set_display_name) and need not be unique.
+	// Name is the key in root.dag.tasks. KFP 2.0.x run details list Argo
+	// nodes named after it.
+	Name string
+	// DisplayName is taskInfo.name (Name when absent), the name KFP's
+	// driver gives the task's MLMD execution (display_name) and the UI
+	// shows. It may differ from Name (set_display_name) and need not be
+	// unique.
 	DisplayName string
 	DependsOn   []string // dependentTasks, sorted
 	// Image is the executor's container image; "" for sub-DAG and importer tasks.
