@@ -116,7 +116,7 @@ func parse(fs *flag.FlagSet, args []string, e env, help string) (int, bool) {
 }
 
 // makePlan reads the CI facts and the config, and builds the plan.
-func makePlan(c commonFlags, e env) (*plan.Plan, error) {
+func makePlan(c commonFlags, e env, offline bool) (*plan.Plan, error) {
 	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile, Git: ci.GitCommand})
 	if err != nil {
 		return nil, err
@@ -132,7 +132,7 @@ func makePlan(c commonFlags, e env) (*plan.Plan, error) {
 		}
 	}
 	c.Flags.Pipelines, c.Flags.Params = c.pipelines, c.params
-	return plan.New(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv})
+	return plan.New(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv, Offline: offline})
 }
 
 func validateCmd(args []string, e env) int {
@@ -143,10 +143,7 @@ func validateCmd(args []string, e env) int {
 	if code, ok := parse(fs, args, e, "Usage: kf-run validate [--config FILE | --spec FILE] [--param k=v]... [--print]\n\nChecks the config, the specs and the parameters without contacting KFP.\n"); !ok {
 		return code
 	}
-	if c.Spec != "" && c.Host == "" {
-		c.Host = "http://validate.invalid" // no network: any host will do
-	}
-	p, err := makePlan(c, e)
+	p, err := makePlan(c, e, true)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
 		return errCode(err)
@@ -176,7 +173,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	if code, ok := parse(fs, args, e, "Usage: kf-run run [--config FILE] [--pipeline NAME]...\n       kf-run run --spec FILE --host URL [--param k=v]...\n\nSubmits the pipelines, waits for their runs and reports.\n"); !ok {
 		return code
 	}
-	p, err := makePlan(c, e)
+	p, err := makePlan(c, e, false)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
 		return errCode(err)

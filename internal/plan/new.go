@@ -38,6 +38,8 @@ type Input struct {
 	CI     ci.Info
 	// Getenv reads kf-run's own KF_RUN_* variables.
 	Getenv func(string) string
+	// Offline plans for validation only: no KFP host is needed.
+	Offline bool
 }
 
 // Vars is what templates in kf-run.yaml can use: {{ .Git.ShortSHA }},
@@ -109,7 +111,7 @@ func build(in Input) (*Plan, error) {
 			Cookies: texts(k.Auth.Cookies),
 		},
 	}
-	if p.Target.Host == "" {
+	if p.Target.Host == "" && !in.Offline {
 		return nil, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST, or --host", cfg.Path)
 	}
 	p.Secrets = append(append(p.Secrets, cfg.Secrets...), p.Target.Auth.Secrets()...)
@@ -204,9 +206,6 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 	for k, v := range e.Parameters {
 		pl.Parameters[k] = v.V
 	}
-	if err := spec.CheckParams(pl.Parameters); err != nil {
-		return nil, fmt.Errorf("%s: pipeline %q: %w", src, name, err)
-	}
 	for _, kv := range params {
 		if !declares(spec, kv[0]) {
 			continue
@@ -219,7 +218,10 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 		pl.Parameters[kv[0]] = v
 	}
 	if err := spec.CheckParams(pl.Parameters); err != nil {
-		return nil, fmt.Errorf("pipeline %q (%s): %w", name, specPath, err)
+		if cfg.Path == "(flags)" {
+			return nil, fmt.Errorf("%s: %w (give it with --param NAME=VALUE)", specPath, err)
+		}
+		return nil, fmt.Errorf("%s: pipeline %q: %w", src, name, err)
 	}
 	return pl, nil
 }
