@@ -24,7 +24,7 @@ const DefaultFile = "kf-run.yaml"
 
 // Config is the whole file.
 type Config struct {
-	Path      string `yaml:"-"`
+	Path      string     `yaml:"-"`
 	Kubeflow  Kubeflow   `yaml:"kubeflow"`
 	Defaults  Defaults   `yaml:"defaults"`
 	Report    Report     `yaml:"report"`

@@ -96,7 +96,9 @@ func run(state kfp.RunState, nodes ...kfp.Task) func() (kfp.Run, error) {
 	}
 }
 
-func fail(err error) func() (kfp.Run, error) { return func() (kfp.Run, error) { return kfp.Run{}, err } }
+func fail(err error) func() (kfp.Run, error) {
+	return func() (kfp.Run, error) { return kfp.Run{}, err }
+}
 
 func node(name string, s kfp.RunState, start, end int) kfp.Task {
 	t := kfp.Task{Name: name, State: s, PodName: "wf-" + name}
