@@ -29,6 +29,8 @@ type Flags struct {
 	NoWait     bool
 	Timeout    time.Duration
 	NoComment  bool
+	// SummaryFile writes the markdown report there too (--summary-file).
+	SummaryFile string
 }
 
 // Input is everything New reads.
@@ -88,7 +90,7 @@ func build(in Input) (*Plan, error) {
 		getenv = func(string) string { return "" }
 	}
 	f := in.Flags
-	p := &Plan{CI: in.CI, Wait: !f.NoWait, CancelOnInterrupt: true, Comment: !f.NoComment}
+	p := &Plan{CI: in.CI, Wait: !f.NoWait, CancelOnInterrupt: true, Comment: !f.NoComment, SummaryFile: f.SummaryFile}
 	cfg := in.Config
 	if cfg == nil {
 		if f.Spec == "" {

@@ -30,6 +30,8 @@ type Plan struct {
 	Secrets []string
 	// Comment asks for a PR/MR comment when the CI event is a pull request.
 	Comment bool
+	// SummaryFile, when set, receives the markdown summary (any CI, or none).
+	SummaryFile string
 }
 
 // Pipeline is one pipeline to run, and what became of it.

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Maps the GitHub Action's inputs (INPUT_* variables) to kf-run flags and
+# execs kf-run, so signals reach it directly. Inputs are passed as separate
+# arguments, never spliced into a command line.
+set -eu
+set -- run
+[ -n "${INPUT_CONFIG:-}" ] && set -- "$@" --config "$INPUT_CONFIG"
+[ -n "${INPUT_SPEC:-}" ] && set -- "$@" --spec "$INPUT_SPEC"
+[ -n "${INPUT_HOST:-}" ] && set -- "$@" --host "$INPUT_HOST"
+[ -n "${INPUT_NAMESPACE:-}" ] && set -- "$@" --namespace "$INPUT_NAMESPACE"
+[ -n "${INPUT_EXPERIMENT:-}" ] && set -- "$@" --experiment "$INPUT_EXPERIMENT"
+[ -n "${INPUT_TIMEOUT:-}" ] && set -- "$@" --timeout "$INPUT_TIMEOUT"
+case "${INPUT_WAIT:-true}" in false|False|FALSE) set -- "$@" --no-wait ;; esac
+case "${INPUT_COMMENT:-true}" in false|False|FALSE) set -- "$@" --no-comment ;; esac
+# Multi-value inputs: one value per line.
+nl='
+'
+old_ifs=$IFS
+IFS=$nl
+for p in ${INPUT_PIPELINES:-}; do [ -n "$p" ] && set -- "$@" --pipeline "$p"; done
+for p in ${INPUT_PARAMS:-}; do [ -n "$p" ] && set -- "$@" --param "$p"; done
+IFS=$old_ifs
+if [ -n "${INPUT_WORKING_DIRECTORY:-}" ]; then cd "$INPUT_WORKING_DIRECTORY"; fi
+if [ -n "${INPUT_GITHUB_TOKEN:-}" ]; then export GITHUB_TOKEN="$INPUT_GITHUB_TOKEN"; fi
+exec kf-run "$@"
