@@ -143,7 +143,7 @@ func (e *Error) Error() string {
 func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w (create %s, or run a single spec with --spec FILE --host URL)", err, DefaultFile)
+		return nil, &Error{File: path, Msg: fmt.Sprintf("read config: %v (create %s, or run a single spec with --spec FILE --host URL)", err, DefaultFile)}
 	}
 	return Parse(path, b, getenv)
 }
