@@ -81,10 +81,10 @@ func (s *Sandbox) discoverLocked() {
 // through KFP's report server. The background loop calls it every
 // Options.Tick; tests with their own clock call it directly.
 func (s *Sandbox) Tick() {
-	if !s.lock(context.Background()) {
+	if !s.acquire(context.Background(), "sandbox call") {
 		return
 	}
-	defer s.unlock()
+	defer s.release()
 	s.tickLocked()
 }
 
@@ -287,10 +287,10 @@ func isFinal(p wfv1.NodePhase) bool {
 // run is Running, Succeeded when it Succeeded and Omitted when it failed,
 // like the persistence agent would see them.
 func (s *Sandbox) AdvanceRun(runID string, a Advance) error {
-	if !s.lock(context.Background()) {
+	if !s.acquire(context.Background(), "sandbox call") {
 		return fmt.Errorf("sandbox closed")
 	}
-	defer s.unlock()
+	defer s.release()
 	s.discoverLocked()
 	r, ok := s.byRunID[runID]
 	if !ok {

@@ -67,11 +67,11 @@ func (s *Sandbox) guard(next http.Handler) http.Handler {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if !s.lockFor(ctx, what) {
+			if !s.acquire(ctx, what) {
 				bw.noLock = true
 				return
 			}
-			defer s.unlock()
+			defer s.release()
 			if ctx.Err() != nil {
 				bw.noLock = true
 				return
@@ -217,12 +217,12 @@ func (s *Sandbox) podLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Watchdog)
 	defer cancel()
-	if !s.lockFor(ctx, "pod logs") {
+	if !s.acquire(ctx, "pod logs") {
 		writeGatewayError(w, http.StatusInternalServerError, 13, "kfp-sandbox watchdog: the sandbox lock is held by "+s.lockHolder())
 		return
 	}
 	lines, ok := s.podLogLocked(pod)
-	s.unlock()
+	s.release()
 	if !ok {
 		w.WriteHeader(http.StatusInternalServerError)
 		fmt.Fprintf(w, "Could not get main container logs: Error: Unable to retrieve workflow status: Error: pod %q not found.", pod)
@@ -256,10 +256,10 @@ func (s *Sandbox) podLogLocked(pod string) ([]string, bool) {
 // Workflow returns the Argo workflow KFP compiled for a run, with the status
 // the sandbox last reported, as JSON.
 func (s *Sandbox) Workflow(runID string) ([]byte, error) {
-	if !s.lock(context.Background()) {
+	if !s.acquire(context.Background(), "sandbox call") {
 		return nil, fmt.Errorf("sandbox closed")
 	}
-	defer s.unlock()
+	defer s.release()
 	s.discoverLocked()
 	r, ok := s.byRunID[runID]
 	if !ok {

@@ -81,14 +81,9 @@ type Sandbox struct {
 	faults   *Faults
 	requests *requestLog
 
-	// lockCh is the one lock around KFP (its fakes are not goroutine-safe)
-	// and every advance. A channel, so waiting for it can time out.
-	lockCh   chan struct{}
-	holderMu sync.Mutex
-	holder   string // what holds the lock, for the watchdog's message
-	holdAt   time.Time
-	runs     map[string]*runSim // by workflow name
-	byRunID  map[string]*runSim
+	lock    *bigLock           // kfpLock, or a test's own
+	runs    map[string]*runSim // by workflow name
+	byRunID map[string]*runSim
 
 	scriptMu sync.Mutex
 	scripts  []Script
@@ -135,7 +130,7 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 		agentToken: "sandbox-agent-" + uuid.NewString(),
 		faults:     &Faults{rand: randFloat},
 		requests:   &requestLog{},
-		lockCh:     make(chan struct{}, 1),
+		lock:       kfpLock,
 		runs:       map[string]*runSim{},
 		byRunID:    map[string]*runSim{},
 		closing:    make(chan struct{}),
@@ -205,9 +200,9 @@ func (s *Sandbox) Close() error {
 		s.registry.close()
 		// Wait for KFP handlers still running, but not for one that spins.
 		select {
-		case s.lockCh <- struct{}{}:
+		case s.lock.ch <- struct{}{}:
 			s.kfp.close()
-			<-s.lockCh
+			s.release()
 		case <-time.After(s.opts.Watchdog):
 			s.log.Error("sandbox: a KFP handler still holds the lock; leaving KFP's database open", "holder", s.lockHolder())
 		}
@@ -224,24 +219,39 @@ func (s *Sandbox) loop(every time.Duration) {
 		case <-s.closing:
 			return
 		case <-t.C:
-			if s.lockFor(context.Background(), "advance") {
+			if s.acquire(context.Background(), "advance") {
 				s.tickLocked()
-				s.unlock()
+				s.release()
 			}
 		}
 	}
 }
 
-// lock takes the sandbox lock, giving up when ctx is done or the sandbox
-// closes.
-func (s *Sandbox) lock(ctx context.Context) bool { return s.lockFor(ctx, "sandbox call") }
+// bigLock serialises every call into KFP and every advance. A channel, so
+// waiting for it can time out.
+type bigLock struct {
+	ch     chan struct{}
+	mu     sync.Mutex
+	holder string // what holds the lock, for the watchdog's message
+	at     time.Time
+}
 
-func (s *Sandbox) lockFor(ctx context.Context, what string) bool {
+func newBigLock() *bigLock { return &bigLock{ch: make(chan struct{}, 1)} }
+
+// kfpLock is shared by every sandbox in the process, because the state it
+// guards is partly process-wide: KFP's fakes are per sandbox, but Argo's
+// workflow validation (run on every create) uses a package-level counter,
+// and KFP reads viper on every request.
+var kfpLock = newBigLock()
+
+// acquire takes the lock, giving up when ctx is done or the sandbox
+// closes.
+func (s *Sandbox) acquire(ctx context.Context, what string) bool {
 	select {
-	case s.lockCh <- struct{}{}:
-		s.holderMu.Lock()
-		s.holder, s.holdAt = what, time.Now()
-		s.holderMu.Unlock()
+	case s.lock.ch <- struct{}{}:
+		s.lock.mu.Lock()
+		s.lock.holder, s.lock.at = what, time.Now()
+		s.lock.mu.Unlock()
 		return true
 	case <-ctx.Done():
 		return false
@@ -250,13 +260,13 @@ func (s *Sandbox) lockFor(ctx context.Context, what string) bool {
 	}
 }
 
-func (s *Sandbox) unlock() { <-s.lockCh }
+func (s *Sandbox) release() { <-s.lock.ch }
 
 // lockHolder describes what holds the lock and for how long.
 func (s *Sandbox) lockHolder() string {
-	s.holderMu.Lock()
-	defer s.holderMu.Unlock()
-	return fmt.Sprintf("%s (for %s)", s.holder, time.Since(s.holdAt).Round(time.Millisecond))
+	s.lock.mu.Lock()
+	defer s.lock.mu.Unlock()
+	return fmt.Sprintf("%s (for %s)", s.lock.holder, time.Since(s.lock.at).Round(time.Millisecond))
 }
 
 func randFloat() float64 { return rand.Float64() }

@@ -152,7 +152,7 @@ func TestTerminateFreezes(t *testing.T) {
 // or every later request.
 func TestWatchdog(t *testing.T) {
 	t.Parallel()
-	s := &Sandbox{opts: Options{Watchdog: 20 * time.Millisecond}, lockCh: make(chan struct{}, 1), closing: make(chan struct{}), log: discardLogger()}
+	s := &Sandbox{opts: Options{Watchdog: 20 * time.Millisecond}, lock: newBigLock(), closing: make(chan struct{}), log: discardLogger()}
 	release := make(chan struct{})
 	defer close(release)
 	stuck := s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
