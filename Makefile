@@ -8,7 +8,7 @@ BIN      := $(CURDIR)/bin
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build test test-root test-sandbox vet demo clean
+.PHONY: all build test test-root test-sandbox vet demo bench clean
 
 all: build
 
@@ -45,6 +45,11 @@ test-sandbox:
 # kf-run, print the job summary it would write on GitHub, stop the sandbox.
 demo: build
 	./scripts/demo.sh
+
+# Benchmarks (not timed tests): kf-run's overhead after a run's final state
+# and its peak memory while following 20 runs, each against its baseline.
+bench: build
+	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox $(GO) test -count=1 -run XXX -bench . -benchtime 10x ./e2e/
 
 clean:
 	rm -rf $(BIN)
