@@ -1,0 +1,142 @@
+package plan
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kf-run/kf-run/internal/ci"
+	"github.com/kf-run/kf-run/internal/config"
+)
+
+const spec = "../../examples/train/pipeline.yaml"
+
+func loadConfig(t *testing.T, src string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	abs, _ := filepath.Abs(spec)
+	src = strings.ReplaceAll(src, "SPEC", abs)
+	path := filepath.Join(dir, "kf-run.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path, func(k string) (string, bool) {
+		v, ok := map[string]string{"KFP_TOKEN": "tok"}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var gh = ci.Info{Provider: ci.GitHub, Repo: "acme/ml", SHA: "0123456789abcdef", ShortSHA: "0123456", Branch: "main", JobURL: "https://github.com/acme/ml/actions/runs/1", Token: "ghs_x"}
+
+func TestNewFromConfig(t *testing.T) {
+	t.Parallel()
+	cfg := loadConfig(t, `kubeflow:
+  host: https://kf.example.com/pipeline
+  namespace: team-a
+  auth: {token: "${KFP_TOKEN}"}
+defaults: {experiment: "ci-{{ .Git.Branch }}", timeout: 1h}
+pipelines:
+  - name: train
+    spec: SPEC
+    version: "{{ .Git.ShortSHA }}"
+    parameters: {dataset: gs://d, epochs: 4}
+  - name: other
+    spec: SPEC
+    experiment: exp2
+    run_name: "nightly {{ .Pipeline }}"
+    timeout: 5m
+    parameters: {dataset: gs://e}
+`)
+	p, err := New(Input{Config: cfg, CI: gh, Flags: Flags{Params: []string{"learning_rate=0.2"}}, Getenv: func(k string) string {
+		return map[string]string{"KF_RUN_NAMESPACE": "team-b"}[k]
+	}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if p.Target.Host != "https://kf.example.com/pipeline" || p.Target.Namespace != "team-b" || p.Target.Auth.Token != "tok" {
+		t.Errorf("target = %+v (env must win over the file)", p.Target)
+	}
+	if diff := cmp.Diff([]string{"tok", "tok", "ghs_x"}, p.Secrets); diff != "" {
+		t.Errorf("secrets (-want +got):\n%s", diff)
+	}
+	type summary struct {
+		Name, Experiment, RunName, PipelineName, Version string
+		Timeout                                          time.Duration
+		Params                                           map[string]any
+	}
+	var got []summary
+	for _, pl := range p.Pipelines {
+		got = append(got, summary{pl.Name, pl.Experiment, pl.RunName, pl.PipelineName, pl.Version, pl.Timeout, pl.Parameters})
+	}
+	want := []summary{
+		{"train", "ci-main", "train main 0123456", "train", "0123456", time.Hour, map[string]any{"dataset": "gs://d", "epochs": 4, "learning_rate": 0.2}},
+		{"other", "exp2", "nightly other", "", "", 5 * time.Minute, map[string]any{"dataset": "gs://e", "learning_rate": 0.2}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pipelines (-want +got):\n%s", diff)
+	}
+	if d := p.Pipelines[0].Description; d != "Submitted by kf-run from acme/ml at 0123456789abcdef (https://github.com/acme/ml/actions/runs/1)." {
+		t.Errorf("description = %q", d)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	t.Parallel()
+	cfg := `kubeflow: {host: "http://kfp"}
+pipelines:
+  - name: train
+    spec: SPEC
+    parameters: {dataset: x}
+`
+	tests := []struct {
+		name  string
+		cfg   string
+		flags Flags
+		want  string
+	}{
+		{"unknown pipeline", cfg, Flags{Pipelines: []string{"trian"}}, `--pipeline "trian": no such pipeline in`},
+		{"spec and config", cfg, Flags{Spec: spec}, "--spec and a config file exclude each other"},
+		{"param not declared", cfg, Flags{Params: []string{"nope=1"}}, `no selected pipeline has a parameter "nope"`},
+		{"param malformed", cfg, Flags{Params: []string{"nope"}}, "want NAME=VALUE"},
+		{"wrong type in config", strings.Replace(cfg, "{dataset: x}", "{dataset: x, epochs: many}", 1), Flags{}, `kf-run.yaml:3: pipeline "train": `},
+		{"no host", strings.Replace(cfg, `kubeflow: {host: "http://kfp"}`, "", 1), Flags{}, "no KFP host"},
+		{"template error", strings.Replace(cfg, "parameters", "version: \"{{ .Nope }}\"\n    parameters", 1), Flags{}, `kf-run.yaml:5: template "{{ .Nope }}"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := New(Input{Config: loadConfig(t, tt.cfg), Flags: tt.flags, CI: gh})
+			var ue *UsageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("New error = %v, want a *UsageError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q lacks %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewFromSpecFlag(t *testing.T) {
+	t.Parallel()
+	p, err := New(Input{Flags: Flags{Spec: spec, Host: "http://kfp:8888", Params: []string{"dataset=gs://x", "epochs=7"}, NoWait: true, RunName: "r1"}, CI: ci.Info{Provider: ci.Local}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	pl := p.Pipelines[0]
+	if pl.Name != "train-demo" || pl.Experiment != "Default" || pl.RunName != "r1" || p.Wait {
+		t.Errorf("plan = %+v, pipeline = %+v", p, pl)
+	}
+	if diff := cmp.Diff(map[string]any{"dataset": "gs://x", "epochs": int64(7)}, pl.Parameters); diff != "" {
+		t.Errorf("parameters (-want +got):\n%s", diff)
+	}
+}
