@@ -1,0 +1,160 @@
+package submit
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/pipelinespec"
+	"github.com/kf-run/kf-run/internal/plan"
+)
+
+// fakeAPI records calls; pipelines and versions it already "has" are
+// given up front. It fails the test on calls it has no answer for.
+type fakeAPI struct {
+	t         *testing.T
+	pipelines map[string]string            // name → id
+	versions  map[string]map[string]string // pipeline id → name → id
+	calls     []string
+	run       kfp.RunRequest
+	createErr error
+}
+
+func (f *fakeAPI) Target() kfp.Target { return kfp.Target{Host: "http://kfp"} }
+
+func (f *fakeAPI) EnsureExperiment(_ context.Context, name string) (string, error) {
+	f.calls = append(f.calls, "experiment "+name)
+	return "exp-1", nil
+}
+
+func (f *fakeAPI) FindPipeline(_ context.Context, name string) (string, error) {
+	f.calls = append(f.calls, "find pipeline "+name)
+	return f.pipelines[name], nil
+}
+
+func (f *fakeAPI) UploadPipeline(_ context.Context, name, _ string, spec []byte) (string, string, error) {
+	f.calls = append(f.calls, "upload pipeline "+name)
+	if !strings.Contains(string(spec), "pipelineInfo") {
+		f.t.Errorf("uploaded spec is not the pipeline: %.80s", spec)
+	}
+	return "pl-new", "v-first", nil
+}
+
+func (f *fakeAPI) FindVersion(_ context.Context, pid, name string) (string, error) {
+	f.calls = append(f.calls, "find version "+pid+"/"+name)
+	return f.versions[pid][name], nil
+}
+
+func (f *fakeAPI) UploadVersion(_ context.Context, pid, name, _ string, _ []byte) (string, error) {
+	f.calls = append(f.calls, "upload version "+pid+"/"+name)
+	return "v-new", nil
+}
+
+func (f *fakeAPI) CreateRun(_ context.Context, r kfp.RunRequest) (kfp.Run, error) {
+	f.calls = append(f.calls, "create run "+r.Name)
+	f.run = r
+	if f.createErr != nil {
+		return kfp.Run{}, f.createErr
+	}
+	return kfp.Run{ID: "run-1"}, nil
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	spec, err := pipelinespec.Load("../../examples/train/pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	tests := []struct {
+		name      string
+		pl        plan.Pipeline
+		pipelines map[string]string
+		versions  map[string]map[string]string
+		calls     []string
+		want      plan.Submission
+		wantErr   string
+	}{
+		{
+			name:  "inline",
+			pl:    plan.Pipeline{RunName: "r", Experiment: "ci"},
+			calls: []string{"experiment ci", "create run r"},
+			want:  plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:  "new pipeline, version named after the commit",
+			pl:    plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "abc1234"},
+			calls: []string{"experiment ci", "find pipeline train", "upload pipeline train", "find version pl-new/abc1234", "upload version pl-new/abc1234", "create run r"},
+			want:  plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-new", VersionID: "v-new", VersionName: "abc1234", RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "same commit again reuses the version",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "abc1234"},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions:  map[string]map[string]string{"pl-1": {"abc1234": "v-1"}},
+			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/abc1234", "create run r"},
+			want:      plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-1", VersionName: "abc1234", VersionReused: true, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:  "new pipeline without a version runs its first version",
+			pl:    plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train"},
+			calls: []string{"experiment ci", "find pipeline train", "upload pipeline train", "create run r"},
+			want:  plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-new", VersionID: "v-first", VersionName: "train", RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "existing pipeline needs a version name",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train"},
+			pipelines: map[string]string{"train": "pl-1"},
+			calls:     []string{"experiment ci", "find pipeline train"},
+			wantErr:   `pipeline "train": set version`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := &fakeAPI{t: t, pipelines: tt.pipelines, versions: tt.versions}
+			pl := tt.pl
+			pl.Spec = spec
+			pl.Parameters = map[string]any{"dataset": "x"}
+			s, err := Run(context.Background(), api, &pl, now)
+			if diff := cmp.Diff(tt.calls, api.calls); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.want.SubmittedAt = now()
+			if diff := cmp.Diff(tt.want, *s); diff != "" {
+				t.Errorf("submission (-want +got):\n%s", diff)
+			}
+			if api.run.Token == "" || api.run.ExperimentID != "exp-1" || api.run.Parameters["dataset"] != "x" {
+				t.Errorf("run request = %+v", api.run)
+			}
+			if (api.run.Spec == nil) == (tt.pl.PipelineName == "") {
+				t.Errorf("inline spec sent = %v, want %v", api.run.Spec != nil, tt.pl.PipelineName == "")
+			}
+		})
+	}
+}
+
+func TestRunError(t *testing.T) {
+	t.Parallel()
+	spec, _ := pipelinespec.Load("../../examples/train/pipeline.yaml")
+	api := &fakeAPI{t: t, createErr: &kfp.APIError{Op: "CreateRun", HTTPStatus: 400, GRPCCode: 3, Message: "bad"}}
+	_, err := Run(context.Background(), api, &plan.Pipeline{RunName: "r", Experiment: "ci", Spec: spec}, time.Now)
+	var ae *kfp.APIError
+	if !errors.As(err, &ae) || !strings.HasPrefix(err.Error(), `create run "r": CreateRun: HTTP 400`) {
+		t.Errorf("error = %v", err)
+	}
+}
