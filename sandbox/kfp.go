@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http"
@@ -154,12 +153,14 @@ func newKFP(o *Options, clock util.TimeInterface, agentToken string) (*kfp, erro
 	return k, nil
 }
 
-// healthz answers as KFP's main.go does.
+// healthz writes the same bytes as KFP 2.0.5's healthz (hand-built JSON,
+// note the spaces), so clients see what a real server sends.
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	io.WriteString(w, `{"commit_sha":"`+common.GetStringConfigWithDefault("COMMIT_SHA", "unknown")+
-		`", "tag_name":"`+common.GetStringConfigWithDefault("TAG_NAME", "unknown")+
-		`", "multi_user":`+strconv.FormatBool(common.IsMultiUserMode())+`}`)
+	fmt.Fprintf(w, `{"commit_sha":"%s", "tag_name":"%s", "multi_user":%t}`,
+		common.GetStringConfigWithDefault("COMMIT_SHA", "unknown"),
+		common.GetStringConfigWithDefault("TAG_NAME", "unknown"),
+		common.IsMultiUserMode())
 }
 
 // errorInterceptor reproduces KFP's apiServerInterceptor (package main, so

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -65,7 +66,7 @@ func (r *ociRegistry) check(image string) string {
 	if image == "" {
 		return ""
 	}
-	ref, err := name.ParseReference(image)
+	ref, err := parseImage(image)
 	if err != nil || ref.Context().RegistryStr() != r.addr {
 		return ""
 	}
@@ -77,6 +78,18 @@ func (r *ociRegistry) check(image string) string {
 		return ""
 	}
 	return fmt.Sprintf("ErrImagePull: rpc error: code = NotFound desc = failed to pull and unpack image %q: %s: not found", image, ref.String())
+}
+
+// parseImage parses an image reference, including repo:tag@digest (which
+// name.ParseReference refuses): the digest is what a runtime pulls.
+func parseImage(image string) (name.Reference, error) {
+	if repo, digest, ok := strings.Cut(image, "@"); ok {
+		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+			repo = repo[:i]
+		}
+		return name.NewDigest(repo + "@" + digest)
+	}
+	return name.ParseReference(image)
 }
 
 func (r *ociRegistry) close() {

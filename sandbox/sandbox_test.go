@@ -640,6 +640,8 @@ func TestImageCheck(t *testing.T) {
 			}{
 				{"by tag", repo + ":v1", "SUCCEEDED"},
 				{"by digest", repo + "@" + digest.String(), "SUCCEEDED"},
+				{"by tag and digest", repo + ":v1@" + digest.String(), "SUCCEEDED"},
+				{"missing digest", repo + "@sha256:" + strings.Repeat("0", 64), "FAILED"},
 				{"missing tag", repo + ":nope", "FAILED"},
 				{"other registry is not checked", "python:3.7", "SUCCEEDED"},
 			}
@@ -697,4 +699,85 @@ func TestRequestLogAndClose(t *testing.T) {
 	if _, err := http.Get(sb.URL() + "/apis/v2beta1/healthz"); err == nil {
 		t.Fatal("sandbox still serving after Close")
 	}
+}
+
+// TestUploadShapes checks the multipart handlers of both API versions and
+// the 2.0.5 shapes the runner has to live with.
+func TestUploadShapes(t *testing.T) {
+	_, c := start(t, sandbox.Options{})
+	t.Parallel()
+	spec := readCorpus(t, "two_step_pipeline.yaml")
+	multipart := func(t *testing.T, path, file string) kfptest.Response {
+		t.Helper()
+		var body bytes.Buffer
+		fmt.Fprintf(&body, "--b\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=%q\r\n\r\n%s\r\n--b--\r\n", file, spec)
+		r, err := c.Do(t.Context(), http.MethodPost, path, &body, http.Header{"Content-Type": {"multipart/form-data; boundary=b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := multipart(t, "/apis/v2beta1/pipelines/upload?name=shapes&description=demo", "p.yaml")
+	p := r.JSON(t)
+	if r.Status != 200 || p["pipeline_id"] == nil || p["pipeline_version_id"] != nil {
+		t.Fatalf("v2beta1 upload: %d %s (want a pipeline and no version ID)", r.Status, r.Body)
+	}
+	pid := p["pipeline_id"].(string)
+	v := multipart(t, "/apis/v2beta1/pipelines/upload_version?pipelineid="+pid+"&name=v2", "p.yaml")
+	if vv := v.JSON(t); v.Status != 200 || vv["pipeline_version_id"] == nil || vv["pipeline_spec"] == nil {
+		t.Fatalf("v2beta1 upload_version: %d %s", v.Status, v.Body)
+	}
+	dup := multipart(t, "/apis/v2beta1/pipelines/upload?name=shapes", "p.yaml")
+	if dup.Status != 500 || !strings.Contains(string(dup.Body), `"error_message"`) {
+		t.Errorf("duplicate upload: %d %s, want 500 in the upload error shape", dup.Status, dup.Body)
+	}
+	v1 := multipart(t, "/apis/v1beta1/pipelines/upload?name=shapes-v1", "p.yaml")
+	if v1.Status != 200 || v1.JSON(t)["id"] == nil {
+		t.Errorf("v1beta1 upload: %d %s", v1.Status, v1.Body)
+	}
+	list := c.Must(t, 200, http.MethodGet, "/apis/v2beta1/pipelines/"+pid+"/versions", nil).JSON(t)
+	if n := len(list["pipeline_versions"].([]any)); n != 2 {
+		t.Errorf("%d versions, want 2", n)
+	}
+}
+
+// TestScriptedDurationAndRunningLogs uses its own clock: a task scripted
+// to take 3 s is still running after 2 s, and its pod already has logs.
+func TestScriptedDurationAndRunningLogs(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	sb, c := start(t, sandbox.Options{Clock: clock, Tick: -1, StepDuration: time.Second})
+	t.Parallel()
+	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", readCorpus(t, "two_step_pipeline.yaml"))
+	sb.Script(sandbox.Script{Tasks: map[string]sandbox.TaskScript{"write-to-gcs": {Seconds: 3, Log: []string{"epoch 1"}}}})
+	id := c.CreateRun(t, "slow", pid, vid, map[string]any{"text": "hi"})
+	want := []struct{ run, write, read string }{
+		{"RUNNING", "RUNNING", ""},          // t=1s: started
+		{"RUNNING", "RUNNING", ""},          // t=2s
+		{"RUNNING", "RUNNING", ""},          // t=3s
+		{"RUNNING", "SUCCEEDED", "RUNNING"}, // t=4s: write done after 3 s
+		{"SUCCEEDED", "SUCCEEDED", "SUCCEEDED"},
+	}
+	for i, w := range want {
+		clock.add(time.Second)
+		sb.Tick()
+		run := c.Run(t, id)
+		got := []string{fmt.Sprint(run["state"]), taskState(run, "write-to-gcs"), taskState(run, "read-from-gcs")}
+		if strings.Join(got, ",") != strings.Join([]string{w.run, w.write, w.read}, ",") {
+			t.Fatalf("step %d: run,write,read = %v, want %v", i+1, got, w)
+		}
+		if i == 1 {
+			if logs := podLogs(t, sb.ControlURL(), kfptest.PodName(run, "write-to-gcs"), 200); logs != "epoch 1\n" {
+				t.Errorf("running pod log %q", logs)
+			}
+		}
+	}
+}
+
+func taskState(run map[string]any, task string) string {
+	td := kfptest.Task(run, task)
+	if td == nil {
+		return ""
+	}
+	s, _ := td["state"].(string)
+	return s
 }
