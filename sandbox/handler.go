@@ -51,7 +51,67 @@ func (s *Sandbox) serveKFP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if isManifestCreate(r) {
+		if msg := checkManifestYAML(r); msg != "" {
+			s.log.Warn("sandbox: rejected unparsable pipeline manifest", "path", r.URL.Path, "err", msg)
+			writeGatewayError(w, http.StatusBadRequest, 3, msg)
+			return
+		}
+	}
 	s.guard(s.kfp.handler).ServeHTTP(w, r)
+}
+
+// isManifestCreate matches the v1beta1 creates that carry a pipeline as a
+// YAML string (pipeline_spec.pipeline_manifest or workflow_manifest).
+func isManifestCreate(r *http.Request) bool {
+	return r.Method == http.MethodPost &&
+		(r.URL.Path == "/apis/v1beta1/runs" || r.URL.Path == "/apis/v1beta1/jobs")
+}
+
+// checkManifestYAML is checkUploadYAML for those strings. r.Body is restored.
+func checkManifestYAML(r *http.Request) string {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxUpload))
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return ""
+	}
+	var req struct {
+		PipelineSpec struct {
+			PipelineManifest string `json:"pipeline_manifest"`
+			WorkflowManifest string `json:"workflow_manifest"`
+		} `json:"pipeline_spec"`
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return "" // KFP reports its own error
+	}
+	for field, doc := range map[string]string{
+		"pipeline_spec.pipeline_manifest": req.PipelineSpec.PipelineManifest,
+		"pipeline_spec.workflow_manifest": req.PipelineSpec.WorkflowManifest,
+	} {
+		if err := parseAllYAML([]byte(doc)); err != nil {
+			return fmt.Sprintf("Invalid input error: kfp-sandbox rejected %s because it is not valid YAML "+
+				"(KFP 2.0.5 would spin forever on it): %v", field, err)
+		}
+	}
+	return ""
+}
+
+// parseAllYAML decodes every document with yaml.v3, the library whose
+// decoder KFP 2.0.5's template parser calls in a loop that never ends on a
+// syntax error (backend/src/apiserver/template: "if value == nil { continue }").
+func parseAllYAML(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc any
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // guard runs a KFP request under the sandbox lock, with a watchdog: if the
@@ -191,18 +251,11 @@ func checkUploadYAML(r *http.Request) string {
 	if err != nil {
 		return ""
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc any
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return ""
-		}
-		if err != nil {
-			return fmt.Sprintf("Failed to read a pipeline spec file: Invalid input error: "+
-				"kfp-sandbox rejected %s because it is not valid YAML (KFP 2.0.5 would spin forever on it): %v", h.Filename, err)
-		}
+	if err := parseAllYAML(data); err != nil {
+		return fmt.Sprintf("Failed to read a pipeline spec file: Invalid input error: "+
+			"kfp-sandbox rejected %s because it is not valid YAML (KFP 2.0.5 would spin forever on it): %v", h.Filename, err)
 	}
+	return ""
 }
 
 // podLogs serves GET /k8s/pod/logs as KFP's UI server does: the raw main

@@ -450,6 +450,14 @@ func TestUploadGuard(t *testing.T) {
 		{"valid YAML that is no pipeline is KFP's own error", "empty.yaml", "a: 1\n", 500, "error_message"},
 		{"unknown extension is KFP's own 400", "p.txt", "a: 1\n", 400, "Unexpected pipeline file format"},
 	}
+	t.Run("malformed v1beta1 manifest is refused before KFP", func(t *testing.T) {
+		t.Parallel()
+		r := c.Must(t, http.StatusBadRequest, http.MethodPost, "/apis/v1beta1/runs", map[string]any{
+			"name": "x", "pipeline_spec": map[string]any{"pipeline_manifest": "a: [\n"}})
+		if !strings.Contains(string(r.Body), "not valid YAML") || !strings.Contains(string(r.Body), `"code":3`) {
+			t.Errorf("body %s", r.Body)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
