@@ -120,7 +120,10 @@ func (s *Sandbox) tickLocked() {
 			}
 		}
 		if err := s.reportLocked(r, now); err != nil {
-			s.log.Error("sandbox: report workflow", "run", r.runID, "err", err)
+			// In-process reports only fail for good (e.g. the run was
+			// deleted): stop advancing this run rather than retry forever.
+			s.log.Error("sandbox: report workflow; no longer advancing this run", "run", r.runID, "err", err)
+			r.done = true
 		}
 	}
 }

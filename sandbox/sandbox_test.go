@@ -789,3 +789,17 @@ func taskState(run map[string]any, task string) string {
 	s, _ := td["state"].(string)
 	return s
 }
+
+// TestDeleteRunningRun: deleting a run mid-flight must not break the
+// sandbox for the runs around it.
+func TestDeleteRunningRun(t *testing.T) {
+	sb, c := start(t, sandbox.Options{})
+	t.Parallel()
+	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", readCorpus(t, "two_step_pipeline.yaml"))
+	sb.Script(sandbox.Script{RunName: "doomed", Tasks: map[string]sandbox.TaskScript{"write-to-gcs": {Outcome: sandbox.OutcomeHang}}})
+	doomed := c.CreateRun(t, "doomed", pid, vid, map[string]any{"text": "hi"})
+	c.WaitState(t, doomed, "RUNNING")
+	c.Must(t, http.StatusOK, http.MethodDelete, "/apis/v2beta1/runs/"+doomed, nil)
+	c.Must(t, http.StatusNotFound, http.MethodGet, "/apis/v2beta1/runs/"+doomed, nil)
+	c.WaitState(t, c.CreateRun(t, "after", pid, vid, map[string]any{"text": "hi"}), "SUCCEEDED")
+}
