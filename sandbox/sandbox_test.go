@@ -803,3 +803,33 @@ func TestDeleteRunningRun(t *testing.T) {
 	c.Must(t, http.StatusNotFound, http.MethodGet, "/apis/v2beta1/runs/"+doomed, nil)
 	c.WaitState(t, c.CreateRun(t, "after", pid, vid, map[string]any{"text": "hi"}), "SUCCEEDED")
 }
+
+// TestLoopIterations: literal ParallelFor items expand into one Argo node
+// per item, named as Argo names withSequence items.
+func TestLoopIterations(t *testing.T) {
+	sb, c := start(t, sandbox.Options{})
+	t.Parallel()
+	spec := readCorpus(t, "pipeline_with_parallelfor_parallelism.yaml")
+	three := `'[{"A_a": "1", "B_b": "2"}, {"A_a": "10", "B_b": "20"}, {"A_a": "5", "B_b": "6"}]'`
+	spec = bytes.Replace(spec, []byte(`'[{"A_a": "1", "B_b": "2"}, {"A_a": "10", "B_b": "20"}]'`), []byte(three), 1)
+	var doc map[string]any
+	if err := yaml.NewDecoder(bytes.NewReader(spec)).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	r := c.Must(t, http.StatusOK, http.MethodPost, "/apis/v2beta1/runs", map[string]any{
+		"display_name": "loops", "pipeline_spec": doc,
+		"runtime_config": map[string]any{"parameters": kfptest.RequiredParams(t, spec)},
+	}).JSON(t)
+	id := r["run_id"].(string)
+	c.WaitState(t, id, "SUCCEEDED")
+	got := map[string]bool{}
+	for _, n := range workflow(t, sb.ControlURL(), id).Status.Nodes {
+		if strings.HasPrefix(n.DisplayName, "for-loop-4-iterations(") {
+			got[n.DisplayName] = n.Phase == "Succeeded"
+		}
+	}
+	want := map[string]bool{"for-loop-4-iterations(0:0)": true, "for-loop-4-iterations(1:1)": true, "for-loop-4-iterations(2:2)": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("iteration nodes %v, want %v", got, want)
+	}
+}
