@@ -171,3 +171,43 @@ func TestWatchdog(t *testing.T) {
 func metav1ObjectMeta(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestFaultPick(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault Fault
+		rolls []float64 // what the random source returns, in order
+		reqs  []string  // "METHOD path"
+		want  []string  // kind picked per request, "" for none
+	}{
+		{"method and path must match", Fault{Method: "POST", Path: "^/apis/v2beta1/runs$", Kind: Fault503},
+			nil, []string{"GET /apis/v2beta1/runs", "POST /apis/v2beta1/runs/x", "POST /apis/v2beta1/runs"}, []string{"", "", "503"}},
+		{"times then gone", Fault{Path: "runs", Times: 2, Kind: Fault429},
+			nil, []string{"GET /runs", "GET /runs", "GET /runs"}, []string{"429", "429", ""}},
+		{"forever", Fault{Kind: FaultReset},
+			nil, []string{"GET /a", "PUT /b", "GET /c"}, []string{"reset", "reset", "reset"}},
+		{"fraction", Fault{Fraction: 0.5, Kind: FaultLatency},
+			[]float64{0.1, 0.7, 0.49, 0.5}, []string{"GET /a", "GET /a", "GET /a", "GET /a"}, []string{"latency", "", "latency", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rolls := tt.rolls
+			f := &Faults{rand: func() float64 { r := rolls[0]; rolls = rolls[1:]; return r }}
+			if err := f.Add(tt.fault); err != nil {
+				t.Fatal(err)
+			}
+			for i, req := range tt.reqs {
+				method, path, _ := strings.Cut(req, " ")
+				got := ""
+				if ft := f.pick(httptest.NewRequest(method, path, nil)); ft != nil {
+					got = string(ft.Kind)
+				}
+				if got != tt.want[i] {
+					t.Errorf("request %d (%s): picked %q, want %q", i, req, got, tt.want[i])
+				}
+			}
+		})
+	}
+}
