@@ -140,7 +140,15 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 	if s.registry, err = startRegistry(o.RegistryUser, o.RegistryPassword, log.New(io.Discard, "", 0)); err != nil {
 		return nil, err
 	}
-	if s.kfp, err = newKFP(&o, timeAdapter{o.Clock}, s.agentToken); err != nil {
+	// Under the lock: newKFP writes KFP's process-wide viper keys, which
+	// other sandboxes' handlers read under the same lock.
+	if !s.acquire(ctx, "start") {
+		s.registry.close()
+		return nil, fmt.Errorf("sandbox start: %w", ctx.Err())
+	}
+	s.kfp, err = newKFP(&o, timeAdapter{o.Clock}, s.agentToken)
+	s.release()
+	if err != nil {
 		s.registry.close()
 		return nil, err
 	}

@@ -43,8 +43,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// start starts a single-user sandbox with fast steps. Call it before
-// t.Parallel(): KFP's viper config is process-wide and written by Start.
+// start starts a single-user sandbox with fast steps.
 func start(t *testing.T, o sandbox.Options) (*sandbox.Sandbox, *kfptest.Client) {
 	t.Helper()
 	if o.StepDuration == 0 {
