@@ -137,10 +137,20 @@ func (s *Sandbox) startLocked(r *runSim, t time.Time) {
 		return
 	}
 	r.root, r.wfStart = root, t
-	if r.script.Run != nil && r.script.Run.Outcome == OutcomeHang {
-		// The run goes RUNNING and nothing in it ever finishes.
-		root.reached, root.start, root.live = true, t, wfv1.NodeRunning
-		return
+	if rs := r.script.Run; rs != nil {
+		switch rs.Outcome {
+		case OutcomeHang:
+			// The run goes RUNNING and nothing in it ever finishes.
+			root.reached, root.start, root.live = true, t, wfv1.NodeRunning
+			return
+		case OutcomeFail:
+			msg := rs.Message
+			if msg == "" {
+				msg = "workflow failed (scripted)"
+			}
+			root.reached, root.start, root.end, root.phase, root.message = true, t, t, wfv1.NodeFailed, msg
+			return
+		}
 	}
 	schedule(root, t, s.outcome(r))
 }

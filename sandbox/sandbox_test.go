@@ -388,6 +388,17 @@ func TestControlAPI(t *testing.T) {
 			t.Errorf("read-from-gcs = %v, want a task with no state (Omitted)", td)
 		}
 	})
+	t.Run("run-level failure", func(t *testing.T) {
+		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "broken", "run": map[string]any{"outcome": "fail", "message": "invalid spec"}})
+		id := c.CreateRun(t, "broken", pid, vid, map[string]any{"text": "hi"})
+		run := c.WaitState(t, id, "FAILED")
+		if kfptest.Task(run, "write-to-gcs") != nil {
+			t.Errorf("a task ran in a run that failed before starting any")
+		}
+		if wf := workflow(t, sb.ControlURL(), id); wf.Status.Message != "invalid spec" {
+			t.Errorf("workflow message %q", wf.Status.Message)
+		}
+	})
 	t.Run("scripts by name and clearing", func(t *testing.T) {
 		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "doomed", "tasks": map[string]any{"read-from-gcs": map[string]any{"outcome": "fail"}}})
 		doomed := c.CreateRun(t, "doomed", pid, vid, map[string]any{"text": "hi"})

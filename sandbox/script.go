@@ -38,10 +38,13 @@ type Script struct {
 	Tasks   map[string]TaskScript `json:"tasks,omitempty"`
 }
 
-// RunScript is the run-level outcome; only "hang" (RUNNING forever, nothing
-// finishes) is meaningful.
+// RunScript is the run-level outcome: "hang" keeps the run RUNNING with
+// nothing in it ever finishing; "fail" fails the whole workflow as soon as
+// it starts, before any task (as Argo does for a workflow-level error),
+// with Message as the workflow's message.
 type RunScript struct {
 	Outcome Outcome `json:"outcome"`
+	Message string  `json:"message,omitempty"`
 }
 
 // TaskScript scripts one IR task (by its name in the pipeline spec; every
