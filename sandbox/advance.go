@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -75,6 +77,35 @@ func (s *Sandbox) discoverLocked() {
 		s.runs[name] = r
 		s.byRunID[r.runID] = r
 	}
+}
+
+var retryPath = regexp.MustCompile(`^/apis/(?:v2beta1/runs/([^/]+):retry|v1beta1/runs/([^/]+)/retry)$`)
+
+// afterLocked follows up a KFP request that succeeded. A retry makes KFP
+// set the run RUNNING and hand Argo a retried workflow (which the fake
+// client drops), so the sandbox starts the run's simulation over: a new
+// attempt, with the script chosen again by the run's name.
+func (s *Sandbox) afterLocked(req *http.Request) {
+	if req.Method != http.MethodPost {
+		return
+	}
+	m := retryPath.FindStringSubmatch(req.URL.Path)
+	if m == nil {
+		return
+	}
+	r, ok := s.byRunID[m[1]+m[2]]
+	if !ok {
+		return
+	}
+	now := s.clock.Now()
+	if run, err := s.kfp.rm.GetRun(r.runID); err == nil {
+		r.script = s.scriptFor(run.DisplayName)
+	}
+	r.wf.Spec.ActiveDeadlineSeconds = nil
+	r.wf.Status = wfv1.WorkflowStatus{}
+	r.root, r.wfPhase, r.wfMessage, r.manual = nil, "", "", false
+	r.terminatedAt, r.lastReport, r.done = time.Time{}, "", false
+	r.created = now.Add(-s.opts.StepDuration) // KFP already says RUNNING: start now
 }
 
 // Tick advances every run to the sandbox clock's now and reports changes

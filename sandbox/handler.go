@@ -145,6 +145,9 @@ func (s *Sandbox) guard(next http.Handler) http.Handler {
 			}()
 			next.ServeHTTP(bw, r.WithContext(ctx))
 			s.discoverLocked()
+			if bw.status == http.StatusOK {
+				s.afterLocked(r)
+			}
 		}()
 		select {
 		case <-done:

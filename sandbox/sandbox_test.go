@@ -399,6 +399,17 @@ func TestControlAPI(t *testing.T) {
 			t.Errorf("workflow message %q", wf.Status.Message)
 		}
 	})
+	t.Run("retry is a new attempt with the current script", func(t *testing.T) {
+		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "flaky", "tasks": map[string]any{"write-to-gcs": map[string]any{"outcome": "fail"}}})
+		id := c.CreateRun(t, "flaky", pid, vid, map[string]any{"text": "hi"})
+		c.WaitState(t, id, "FAILED")
+		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "flaky"})
+		c.Must(t, http.StatusOK, http.MethodPost, "/apis/v2beta1/runs/"+id+":retry", nil)
+		run := c.WaitState(t, id, "SUCCEEDED")
+		if got := strings.Join(states(run["state_history"]), ","); !strings.HasSuffix(got, "RUNNING,SUCCEEDED") {
+			t.Errorf("state_history after retry = %s", got)
+		}
+	})
 	t.Run("scripts by name and clearing", func(t *testing.T) {
 		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "doomed", "tasks": map[string]any{"read-from-gcs": map[string]any{"outcome": "fail"}}})
 		doomed := c.CreateRun(t, "doomed", pid, vid, map[string]any{"text": "hi"})
