@@ -55,6 +55,11 @@ type Defaults struct {
 	Timeout           Duration `yaml:"timeout"`
 	CancelOnInterrupt *bool    `yaml:"cancel_on_interrupt"`
 	ServiceAccount    Text     `yaml:"service_account"`
+	// Caching turns KFP's step caching on or off for the run; unset keeps
+	// what the pipeline was compiled with.
+	Caching      *bool `yaml:"caching"`
+	PipelineRoot Text  `yaml:"pipeline_root"`
+	Pod          *Pod  `yaml:"pod"`
 }
 
 // Report configures where results go besides the log.
@@ -79,6 +84,9 @@ type Pipeline struct {
 	Parameters     map[string]Value `yaml:"parameters"`
 	Timeout        Duration         `yaml:"timeout"`
 	ServiceAccount Text             `yaml:"service_account"`
+	Caching        *bool            `yaml:"caching"`
+	PipelineRoot   Text             `yaml:"pipeline_root"`
+	Pod            *Pod             `yaml:"pod"`
 }
 
 // Text is a string with the line it was written on, so later errors (a
@@ -191,8 +199,8 @@ func checkKeys(path string, n *yaml.Node, t reflect.Type, where string, errs *[]
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
-		return
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) && !hasKeys(t) {
+		return // a scalar-like type (Text, Value, Duration) checks itself
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -232,6 +240,20 @@ func checkKeys(path string, n *yaml.Node, t reflect.Type, where string, errs *[]
 			}
 		}
 	}
+}
+
+// hasKeys says whether t is a struct with yaml-tagged fields, whose keys
+// checkKeys checks even when it decodes itself (Pod records its lines).
+func hasKeys(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+			return true
+		}
+	}
+	return false
 }
 
 var lineRE = regexp.MustCompile(`^line (\d+):(.*)$`)
@@ -348,6 +370,13 @@ func (c *Config) check() error {
 		for _, t := range []Text{p.Name, p.PipelineName, p.Version, p.RunName, p.Description, p.Experiment} {
 			if _, err := template.New("").Option("missingkey=error").Parse(t.Value); err != nil {
 				bad(t.Line, "bad template %q: %v", t.Value, err)
+			}
+		}
+	}
+	for _, p := range c.pods() {
+		for _, name := range sortedKeys(p.Tasks) {
+			if t := p.Tasks[name]; t != nil && len(t.Tasks) > 0 {
+				bad(t.Lines["tasks"], "tasks: inside tasks.%s: task overrides do not nest", name)
 			}
 		}
 	}

@@ -79,7 +79,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "kubeflow: {host: h}\npipeline:\n  - name: x\n", nil,
 			[]string{`kf-run.yaml:2: unknown key "pipeline" in the top level (known: kubeflow, defaults, report, pipelines)`}},
 		{"unknown key in a pipeline", "pipelines:\n  - name: a\n    spec: a.yaml\n\n    paramters: {x: 1}\n", nil,
-			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, pipeline_name, version, run_name, description, experiment, parameters, timeout, service_account)`}},
+			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, pipeline_name, version, run_name, description, experiment, parameters, timeout, service_account`}},
 		{"unknown auth key", "kubeflow:\n  auth:\n    passwd: x\npipelines: [{name: a, spec: a.yaml}]\n", nil,
 			[]string{`kf-run.yaml:3: unknown key "passwd" in kubeflow.auth`}},
 		{"unset env var", "kubeflow:\n  auth:\n    token: ${NOPE}\npipelines: [{name: a, spec: a.yaml}]\n", nil,
