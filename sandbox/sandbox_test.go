@@ -854,3 +854,18 @@ func TestLoopIterations(t *testing.T) {
 		t.Errorf("iteration nodes %v, want %v", got, want)
 	}
 }
+
+// TestExitHandler: the exit task runs after a failure inside the exit
+// handler's group, and the run still ends FAILED, as in Argo.
+func TestExitHandler(t *testing.T) {
+	sb, c := start(t, sandbox.Options{})
+	t.Parallel()
+	pid, vid := c.Upload(t, "exit", "pipeline_with_exit_handler.yaml", readCorpus(t, "pipeline_with_exit_handler.yaml"))
+	sb.Script(sandbox.Script{RunName: "exit", Tasks: map[string]sandbox.TaskScript{"fail-op": {Outcome: sandbox.OutcomeFail, Message: "exit 1"}}})
+	run := c.WaitState(t, c.CreateRun(t, "exit", pid, vid, nil), "FAILED")
+	for task, want := range map[string]string{"fail-op": "FAILED", "print-op": "SUCCEEDED", "print-op-2": "SUCCEEDED"} {
+		if got := taskState(run, task); got != want {
+			t.Errorf("%s = %q, want %s", task, got, want)
+		}
+	}
+}
