@@ -184,6 +184,7 @@ type RunRequest struct {
 	VersionID      string
 	Parameters     map[string]any
 	ServiceAccount string
+	PipelineRoot   string // runtime_config.pipeline_root; "" for the default
 	// Token makes the create idempotent: it is appended to the description,
 	// and looked for before the create is retried.
 	Token string
@@ -219,7 +220,7 @@ func (c *Client) CreateRun(ctx context.Context, r RunRequest) (Run, error) {
 		Description:    r.description(),
 		ExperimentID:   r.ExperimentID,
 		ServiceAccount: r.ServiceAccount,
-		RuntimeConfig:  &run_model.V2beta1RuntimeConfig{Parameters: r.Parameters},
+		RuntimeConfig:  &run_model.V2beta1RuntimeConfig{Parameters: r.Parameters, PipelineRoot: r.PipelineRoot},
 	}
 	if r.Spec != nil {
 		body.PipelineSpec = r.Spec

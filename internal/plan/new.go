@@ -153,6 +153,11 @@ func build(in Input) (*Plan, error) {
 		}
 		p.Pipelines = append(p.Pipelines, pl)
 	}
+	if len(errs) == 0 {
+		if err := checkDefaultTasks(cfg, p.Pipelines); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, kv := range params {
 		if !used[kv[0]] && len(errs) == 0 {
 			errs = append(errs, fmt.Errorf("--param %s: no selected pipeline has a parameter %q", kv[0], kv[0]))
@@ -172,6 +177,9 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 	}
 	spec, err := pipelinespec.Load(specPath)
 	if err != nil {
+		return nil, err
+	}
+	if spec, err = applyPod(cfg, e, spec); err != nil {
 		return nil, err
 	}
 	name := first(e.Name.Value, spec.Name)
@@ -200,6 +208,7 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 		pl.PipelineName = name
 	}
 	pl.ServiceAccount = first(e.ServiceAccount.Value, cfg.Defaults.ServiceAccount.Value)
+	pl.PipelineRoot = first(e.PipelineRoot.Value, cfg.Defaults.PipelineRoot.Value)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -40,7 +40,9 @@ type Pipeline struct {
 	Name string
 	// Source says where the entry was defined, "kf-run.yaml:12", for errors.
 	Source string
-	Spec   *pipelinespec.Spec
+	// Spec is the compiled pipeline with kf-run.yaml's pod settings and
+	// caching applied: what is submitted.
+	Spec *pipelinespec.Spec
 	// Parameters are typed by the spec's declared input types.
 	Parameters map[string]any
 	Experiment string
@@ -54,6 +56,9 @@ type Pipeline struct {
 	// Timeout bounds the client-side wait; 0 waits forever.
 	Timeout        time.Duration
 	ServiceAccount string
+	// PipelineRoot is where the run's artifacts go (runtime_config); ""
+	// keeps the pipeline's own or the server's default.
+	PipelineRoot string
 
 	// Written by submit.
 	Submission *Submission

@@ -40,6 +40,7 @@ func Run(ctx context.Context, api API, p *plan.Pipeline, now func() time.Time) (
 		ExperimentID:   s.ExperimentID,
 		Parameters:     p.Parameters,
 		ServiceAccount: p.ServiceAccount,
+		PipelineRoot:   p.PipelineRoot,
 		Token:          newToken(),
 	}
 	if p.PipelineName != "" {
