@@ -139,8 +139,8 @@ type Request struct {
 	Method string `json:"method"`
 	Path   string `json:"path"`
 	Query  string `json:"query"`
-	Status int    `json:"status"`          // 0 when the connection was reset or abandoned
-	Fault  string `json:"fault,omitempty"` // the injected fault kind, if any
+	Status int    `json:"status"` // 0 when the connection was reset or abandoned
+	Fault  string `json:"fault"`  // the injected fault kind, or ""
 }
 
 type requestLog struct {
