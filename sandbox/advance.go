@@ -183,7 +183,9 @@ func (s *Sandbox) startLocked(r *runSim, t time.Time) {
 			return
 		}
 	}
-	schedule(root, t, s.outcome(r))
+	schedule(root, t, outcomes{pod: s.outcome(r), skip: func(task string) bool {
+		return r.script.Tasks[task].Outcome == OutcomeSkip
+	}})
 }
 
 // outcome answers for each executor and importer: the script's outcome, or

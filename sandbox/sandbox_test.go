@@ -869,3 +869,20 @@ func TestExitHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestSkippedBranch: the sandbox cannot evaluate KFP conditions, so a
+// script picks the branch; the other one is Skipped as Argo skips a task
+// whose "when" is false.
+func TestSkippedBranch(t *testing.T) {
+	sb, c := start(t, sandbox.Options{})
+	t.Parallel()
+	spec := readCorpus(t, "if_else_with_oneof_parameters.yaml")
+	pid, vid := c.Upload(t, "if-else", "if_else_with_oneof_parameters.yaml", spec)
+	sb.Script(sandbox.Script{RunName: "tails", Tasks: map[string]sandbox.TaskScript{"condition-2": {Outcome: sandbox.OutcomeSkip}}})
+	run := c.WaitState(t, c.CreateRun(t, "tails", pid, vid, kfptest.RequiredParams(t, spec)), "SUCCEEDED")
+	for task, want := range map[string]string{"condition-2": "SKIPPED", "condition-3": "SUCCEEDED", "print-and-return-3": "SUCCEEDED"} {
+		if got := taskState(run, task); got != want {
+			t.Errorf("%s = %q, want %s", task, got, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ const (
 	OutcomeSucceed Outcome = "succeed"
 	OutcomeFail    Outcome = "fail"
 	OutcomeHang    Outcome = "hang" // never finishes until the run is terminated
+	OutcomeSkip    Outcome = "skip" // the task's Argo "when" is false: Skipped (for condition branches)
 )
 
 // UnmarshalJSON rejects unknown outcomes, so a typo in a test fails loudly.
@@ -21,11 +22,11 @@ func (o *Outcome) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	switch Outcome(s) {
-	case "", OutcomeSucceed, OutcomeFail, OutcomeHang:
+	case "", OutcomeSucceed, OutcomeFail, OutcomeHang, OutcomeSkip:
 		*o = Outcome(s)
 		return nil
 	}
-	return fmt.Errorf("unknown outcome %q (want succeed, fail or hang)", s)
+	return fmt.Errorf("unknown outcome %q (want succeed, fail, hang or skip)", s)
 }
 
 // Script says how runs created after it is posted behave. The most recently

@@ -241,18 +241,26 @@ func (b *treeBuilder) iterations(t wfv1.DAGTask) int {
 // outcomeFunc gives the scripted behaviour of an IR task's pod.
 type outcomeFunc func(n *simNode) (phase wfv1.NodePhase, d time.Duration, hang bool, message string, log []string)
 
+// outcomes is what the schedule asks the script: how each pod ends, and
+// which DAG tasks are skipped (the sandbox cannot evaluate KFP conditions,
+// so a script decides which branch's "when" is false).
+type outcomes struct {
+	pod  outcomeFunc
+	skip func(task string) bool // nil = nothing skipped
+}
+
 // schedule gives every node reachable from n its start, end and phase, as
 // Argo would run them: DAG tasks start when their dependencies are done,
 // "depends" decides whether they run or are Omitted, a DAG fails if a child
 // failed. Drivers take no time; executors and importers take what the
 // outcome says.
-func schedule(n *simNode, start time.Time, out outcomeFunc) {
+func schedule(n *simNode, start time.Time, out outcomes) {
 	n.reached, n.start, n.live = true, start, wfv1.NodeRunning
 	switch n.kind {
 	case kindDriver, kindPod:
 		n.end, n.phase = start, wfv1.NodeSucceeded
 	case kindExecutor, kindImporter:
-		phase, d, hang, msg, log := out(n)
+		phase, d, hang, msg, log := out.pod(n)
 		n.phase, n.message, n.log = phase, msg, log
 		if hang {
 			n.end = time.Time{}
@@ -271,7 +279,7 @@ func schedule(n *simNode, start time.Time, out outcomeFunc) {
 }
 
 // scheduleDAG runs a DAG's tasks in dependency order.
-func scheduleDAG(n *simNode, start time.Time, out outcomeFunc) {
+func scheduleDAG(n *simNode, start time.Time, out outcomes) {
 	byTask := map[string]*simNode{}
 	for _, c := range n.children {
 		byTask[c.taskName] = c
@@ -304,11 +312,15 @@ func scheduleDAG(n *simNode, start time.Time, out outcomeFunc) {
 				continue
 			}
 			done[c], progress = true, true
-			if evalDepends(c.depends, phases) {
-				schedule(c, at, out)
-			} else {
+			switch {
+			case !evalDepends(c.depends, phases):
 				c.reached, c.start, c.end, c.phase = true, at, at, wfv1.NodeOmitted
 				c.message = "omitted: depends condition not met"
+			case out.skip != nil && c.kind != kindDriver && out.skip(c.taskName):
+				c.reached, c.start, c.end, c.phase = true, at, at, wfv1.NodeSkipped
+				c.message = "when 'false != false' evaluated false"
+			default:
+				schedule(c, at, out)
 			}
 		}
 	}

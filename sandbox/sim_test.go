@@ -74,13 +74,15 @@ func TestSchedule(t *testing.T) {
 		name      string
 		outcome   map[string]wfv1.NodePhase
 		hang      string
+		skip      string
 		want      map[string]wfv1.NodePhase // display name -> phase at the end
 		wantPhase wfv1.NodePhase
 		wantEnd   time.Duration // 0 = never
 	}{
-		{"all succeed", nil, "", map[string]wfv1.NodePhase{"a": "Succeeded", "b": "Succeeded", "c": "Succeeded"}, "Succeeded", 2 * step},
-		{"failure omits downstream", map[string]wfv1.NodePhase{"a": "Failed"}, "", map[string]wfv1.NodePhase{"a": "Failed", "b": "Omitted", "c": "Succeeded"}, "Failed", step},
-		{"hang never ends", nil, "a", map[string]wfv1.NodePhase{"a": "Running", "c": "Succeeded"}, "Running", 0},
+		{"all succeed", nil, "", "", map[string]wfv1.NodePhase{"a": "Succeeded", "b": "Succeeded", "c": "Succeeded"}, "Succeeded", 2 * step},
+		{"failure omits downstream", map[string]wfv1.NodePhase{"a": "Failed"}, "", "", map[string]wfv1.NodePhase{"a": "Failed", "b": "Omitted", "c": "Succeeded"}, "Failed", step},
+		{"hang never ends", nil, "a", "", map[string]wfv1.NodePhase{"a": "Running", "c": "Succeeded"}, "Running", 0},
+		{"skipped task omits its dependants", nil, "", "a", map[string]wfv1.NodePhase{"a": "Skipped", "b": "Omitted", "c": "Succeeded"}, "Succeeded", step},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,7 +92,7 @@ func TestSchedule(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			schedule(root, t0, func(n *simNode) (wfv1.NodePhase, time.Duration, bool, string, []string) {
+			schedule(root, t0, outcomes{pod: func(n *simNode) (wfv1.NodePhase, time.Duration, bool, string, []string) {
 				if n.irTask == tt.hang {
 					return wfv1.NodeRunning, step, true, "", nil
 				}
@@ -98,7 +100,7 @@ func TestSchedule(t *testing.T) {
 					return p, step, false, "boom", nil
 				}
 				return wfv1.NodeSucceeded, step, false, "", nil
-			})
+			}, skip: func(task string) bool { return task == tt.skip }})
 			if tt.wantEnd == 0 {
 				if !root.end.IsZero() {
 					t.Errorf("root ends at %v, want never", root.end)
@@ -133,9 +135,9 @@ func TestTerminateFreezes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schedule(root, t0, func(n *simNode) (wfv1.NodePhase, time.Duration, bool, string, []string) {
+	schedule(root, t0, outcomes{pod: func(n *simNode) (wfv1.NodePhase, time.Duration, bool, string, []string) {
 		return wfv1.NodeSucceeded, time.Second, false, "", nil
-	})
+	}})
 	terminate(root, t0.Add(1500*time.Millisecond)) // b is running
 	nodes := nodesAt(root, wf, t0.Add(time.Hour))
 	for _, n := range nodes {
