@@ -184,3 +184,36 @@ func (wf *workflow) driverArg(t *testing.T, task, param string) map[string]any {
 	t.Fatalf("no DAG task %s in the workflow", task)
 	return nil
 }
+
+// Bad pod settings stop kf-run before anything reaches KFP: exit 2, with
+// the config line.
+func TestPodSettingsErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	name := uniq(t, "pod-bad")
+	cfg := fmt.Sprintf(`kubeflow:
+  host: %s
+pipelines:
+  - name: train
+    spec: %s
+    run_name: %s
+    parameters: {dataset: gs://e2e/data.csv}
+    pod:
+      tasks:
+        trian:
+          resources: {limits: {nvidia.com/gpu: 1}}
+`, shared.URL, example(t, "train/pipeline.yaml"), name)
+	if err := os.WriteFile(filepath.Join(dir, "kf-run.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := kfRun(context.Background(), t, dir, nil, "run")
+	if r.code != 2 {
+		t.Fatalf("want exit 2:\n%s", r)
+	}
+	if want := `kf-run.yaml:10: pipelines[0].pod.tasks.trian: no such task "trian"`; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r)
+	}
+	if runs := shared.runsNamed(t, name, ""); len(runs) != 0 {
+		t.Errorf("runs were created: %+v", runs)
+	}
+}

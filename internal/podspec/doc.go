@@ -13,17 +13,19 @@
 // already has is merged with, never dropped, including fields this package
 // does not know.
 //
-// Merge rule (levels applied in order: defaults, pipeline, then per task):
-//   - single values (a resource quantity, the accelerator) are replaced;
+// Merge rule: the file's own settings come first, then each level in order
+// (defaults, the pipeline's own), then the levels' task overrides for the
+// tasks they name, so a task override beats any pipeline-wide setting.
+//   - single values (one resource quantity, the accelerator) are replaced;
+//     an accelerator given as a limit replaces one given by type, and back;
 //   - maps (node_selector, labels, annotations, resource requests and
 //     limits) are merged key by key, the later level winning a key;
-//   - lists are appended, and an entry whose identity matches an earlier
-//     one replaces it: tolerations by key, operator, value and effect;
-//     image pull secrets, secrets and config maps by name; PVCs by
-//     mount path; node affinity terms when they are equal.
-//
-// The file's own platform spec is the earliest level: settings merge into it
-// by the same identities.
+//   - lists are appended, and an entry with the identity of an earlier one
+//     replaces it: tolerations by key, operator, value and effect; image
+//     pull secrets, secrets and config maps by name; PVCs by mount path;
+//     node affinity terms when they are equal. In the file's platform
+//     spec, env entries are matched by Secret or ConfigMap name (their keys
+//     by env var) and volumes by mount path, and updated in place.
 //
 // It does not read config files (plan converts kf-run.yaml's pod: blocks into
 // Settings), talk to KFP, or check that the named secrets exist.
