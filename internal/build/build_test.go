@@ -1,0 +1,394 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"debug/elf"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+const (
+	prepRef  = "ko://github.com/kf-run/kf-run/examples/components/prep"
+	trainRef = "ko://github.com/kf-run/kf-run/examples/components/train"
+)
+
+// logTo collects the build's log lines for failure messages.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(s string) { l.mu.Lock(); l.lines = append(l.lines, s); l.mu.Unlock() }
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// writeModule writes a throwaway module example.com/app with the files.
+func writeModule(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files["go.mod"] = "module example.com/app\n\ngo 1.26\n"
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const helloMain = `package main
+
+import "fmt"
+
+var version = "dev"
+
+func main() { fmt.Println("hello", version, tag) }
+`
+
+// The example components, for two platforms, against a base index of our
+// own: the pushed index and images are what ko's CLI would push, the
+// process's GOARCH/CGO_ENABLED do not leak into the build, and a second run
+// with nothing changed writes nothing to the registry.
+func TestImagesExampleTwoPlatforms(t *testing.T) {
+	// Not parallel: it sets env to prove it does not leak into go build.
+	t.Setenv("GOARCH", "arm64")
+	t.Setenv("CGO_ENABLED", "1")
+	ctx := context.Background()
+	reg := newRegistry(t, "", "")
+	base := reg.Host + "/base/multi:latest"
+	baseLayers := pushBase(t, base, nil, "linux/amd64", "linux/arm64")
+	var log logLines
+	o := Options{
+		Dir:       "../..",
+		Repo:      reg.Host + "/kf",
+		Platforms: []string{"linux/amd64,linux/arm64"},
+		BaseImage: base,
+		Tags:      []string{"latest", "0123abc"},
+		Log:       log.add,
+	}
+	targets := []Target{
+		{Ref: prepRef, Steps: []string{"ko-demo/prep"}},
+		{Ref: trainRef, Steps: []string{"ko-demo/train"}},
+		{Ref: prepRef, Steps: []string{"other/prep"}},
+	}
+	reg.takeWrites()
+	imgs, err := Images(ctx, o, targets)
+	if err != nil {
+		t.Fatalf("Images: %v\nlog:\n%s", err, &log)
+	}
+	if got := os.Getenv("GOARCH"); got != "" {
+		t.Errorf("GOARCH still set: %q", got)
+	}
+	if len(imgs) != 3 || imgs[0].Digest != imgs[2].Digest || imgs[0].Digest == imgs[1].Digest {
+		t.Fatalf("images: %+v", imgs)
+	}
+	if w := reg.takeWrites(); len(w) == 0 {
+		t.Fatal("first build wrote nothing to the registry")
+	}
+
+	for _, img := range imgs[:2] {
+		ip := strings.TrimPrefix(img.Ref, Scheme)
+		sum := md5.Sum([]byte(ip))
+		wantRepo := reg.Host + "/kf/" + filepath.Base(ip) + "-" + hex.EncodeToString(sum[:])
+		d, err := name.NewDigest(img.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Context().String() != wantRepo {
+			t.Errorf("%s pushed to %s, want %s", img.Ref, d.Context(), wantRepo)
+		}
+		if img.ImportPath != ip || img.Reused {
+			t.Errorf("%+v", img)
+		}
+		idx, err := remote.Index(d)
+		if err != nil {
+			t.Fatalf("%s is not an index: %v", img.Digest, err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plats []string
+		for _, m := range im.Manifests {
+			plats = append(plats, m.Platform.String())
+			image, err := idx.Image(m.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exe := inspectImage(t, image, m.Platform.String(), filepath.Base(ip), baseLayers[m.Platform.String()])
+			if out, ran := runHere(t, m.Platform.String(), exe, "--help"); ran && !strings.Contains(out, "Usage of") {
+				t.Errorf("%s --help printed %q", ip, out)
+			}
+		}
+		if diff := cmp.Diff([]string{"linux/amd64", "linux/arm64"}, plats); diff != "" {
+			t.Errorf("platforms (-want +got):\n%s", diff)
+		}
+		tagged, err := remote.Head(d.Context().Tag("0123abc"))
+		if err != nil || tagged.Digest.String() != d.DigestStr() {
+			t.Errorf("tag 0123abc: %v %v, want %s", tagged, err, d.DigestStr())
+		}
+	}
+
+	// Again, with nothing changed: found by the skip cache, nothing written.
+	again, err := Images(ctx, o, targets)
+	if err != nil {
+		t.Fatalf("second Images: %v\nlog:\n%s", err, &log)
+	}
+	for i := range again {
+		if again[i].Digest != imgs[i].Digest || !again[i].Reused {
+			t.Errorf("second run: %+v, first %+v\nlog:\n%s", again[i], imgs[i], &log)
+		}
+	}
+	if w := reg.takeWrites(); len(w) > 0 {
+		t.Errorf("second run wrote to the registry: %v", w)
+	}
+}
+
+// inspectImage checks one platform's image: base layer first, entrypoint
+// /ko-app/<name>, a binary for the right architecture, which runs here.
+func inspectImage(t *testing.T, img v1.Image, plat, bin string, baseLayer v1.Hash) []byte {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cf.OS + "/" + cf.Architecture; got != plat {
+		t.Errorf("%s: config platform %s", plat, got)
+	}
+	if diff := cmp.Diff([]string{"/ko-app/" + bin}, cf.Config.Entrypoint); diff != "" {
+		t.Errorf("%s: entrypoint (-want +got):\n%s", plat, diff)
+	}
+	if cf.Config.User != "65532" {
+		t.Errorf("%s: user %q, want the base's", plat, cf.Config.User)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) < 2 {
+		t.Fatalf("%s: layers %d %v", plat, len(layers), err)
+	}
+	if d, _ := layers[0].Digest(); d != baseLayer {
+		t.Errorf("%s: first layer %s, want the base's %s", plat, d, baseLayer)
+	}
+	exe := fileFromImage(t, img, "ko-app/"+bin)
+	if len(exe) == 0 {
+		t.Fatalf("%s: no /ko-app/%s in the image", plat, bin)
+	}
+	f, err := elf.NewFile(bytes.NewReader(exe))
+	if err != nil {
+		t.Fatalf("%s: /ko-app/%s is not an ELF binary: %v", plat, bin, err)
+	}
+	want := map[string]elf.Machine{"linux/amd64": elf.EM_X86_64, "linux/arm64": elf.EM_AARCH64}[plat]
+	if f.Machine != want {
+		t.Errorf("%s: binary is for %v, want %v (GOARCH leaked?)", plat, f.Machine, want)
+	}
+	return exe
+}
+
+// runHere runs a binary from an image when it is for this machine.
+func runHere(t *testing.T, plat string, exe []byte, args ...string) (string, bool) {
+	t.Helper()
+	if plat != runtime.GOOS+"/"+runtime.GOARCH {
+		return "", false
+	}
+	p := filepath.Join(t.TempDir(), "app")
+	if err := os.WriteFile(p, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(p, args...).CombinedOutput()
+	if err != nil {
+		t.Errorf("run %v: %v: %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out)), true
+}
+
+// .ko.yaml: a base override, per-build ldflags and flags, a relative ref;
+// SOURCE_DATE_EPOCH's creation time; the same source gives the same digest
+// when built again (no skip cache), and that second push writes nothing.
+func TestImagesKoYAML(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := newRegistry(t, "", "")
+	pushBase(t, reg.Host+"/base/default:latest", nil, "linux/amd64")
+	overrideLayers := pushBase(t, reg.Host+"/base/override:v1", nil, "linux/amd64")
+	dir := writeModule(t, map[string]string{
+		"cmd/hello/main.go":  helloMain,
+		"cmd/hello/tag.go":   "//go:build extra\n\npackage main\n\nconst tag = \"extra\"\n",
+		"cmd/hello/notag.go": "//go:build !extra\n\npackage main\n\nconst tag = \"plain\"\n",
+		".ko.yaml": `defaultBaseImage: ` + reg.Host + `/base/default:latest
+baseImageOverrides:
+  example.com/app/cmd/hello: ` + reg.Host + `/base/override:v1
+defaultPlatforms: linux/amd64
+builds:
+- id: hello
+  main: ./cmd/hello
+  flags: -tags extra
+  ldflags: ["-X main.version=1.2.3"]
+`,
+	})
+	created := time.Unix(1700000000, 0).UTC()
+	var log logLines
+	o := Options{Dir: dir, Repo: reg.Host + "/app", Naming: NamingBase, CreationTime: created, NoSkip: true, Log: log.add}
+	imgs, err := Images(ctx, o, []Target{{Ref: "ko://./cmd/hello"}})
+	if err != nil {
+		t.Fatalf("Images: %v\nlog:\n%s", err, &log)
+	}
+	if imgs[0].ImportPath != "example.com/app/cmd/hello" || !strings.HasPrefix(imgs[0].Digest, reg.Host+"/app/hello@sha256:") {
+		t.Fatalf("%+v", imgs[0])
+	}
+	img, err := remote.Image(mustDigest(t, imgs[0].Digest))
+	if err != nil {
+		t.Fatalf("want a single-platform image: %v", err)
+	}
+	exe := inspectImage(t, img, "linux/amd64", "hello", overrideLayers["linux/amd64"])
+	cf, _ := img.ConfigFile()
+	if !cf.Created.Time.Equal(created) {
+		t.Errorf("created %v, want %v", cf.Created, created)
+	}
+	if out, ran := runHere(t, "linux/amd64", exe); ran && out != "hello 1.2.3 extra" {
+		t.Errorf("hello printed %q, want ldflags and tags from .ko.yaml", out)
+	}
+
+	reg.takeWrites()
+	again, err := Images(ctx, o, []Target{{Ref: "ko://example.com/app/cmd/hello"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Digest != imgs[0].Digest || again[0].Reused {
+		t.Errorf("rebuilt %+v, want the same digest as %s", again[0], imgs[0].Digest)
+	}
+	if w := reg.takeWrites(); len(w) > 0 {
+		t.Errorf("pushing an identical image wrote %v", w)
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func mustDigest(t *testing.T, s string) name.Digest {
+	t.Helper()
+	d, err := name.NewDigest(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestImagesErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := newRegistry(t, "", "")
+	base := reg.Host + "/base/static:latest"
+	pushBase(t, base, nil, "linux/amd64")
+	dir := writeModule(t, map[string]string{
+		"cmd/hello/main.go":  helloMain + "\nconst tag = \"\"\n",
+		"cmd/broken/main.go": "package main\n\nfunc main() { undefinedThing() }\n",
+		"lib/lib.go":         "package lib\n\nconst X = 1\n",
+	})
+	o := Options{Dir: dir, Repo: reg.Host + "/app", BaseImage: base}
+	tests := []struct {
+		name    string
+		o       Options
+		targets []Target
+		config  bool // a *ConfigError: exit 2
+		want    []string
+	}{
+		{"not found", o, []Target{{Ref: "ko://example.com/app/nope"}, {Ref: "ko://./cmd/nope"}}, true,
+			[]string{"ko://example.com/app/nope: package not found", "ko://./cmd/nope: package not found"}},
+		{"not main", o, []Target{{Ref: "ko://example.com/app/lib"}}, true,
+			[]string{"ko://example.com/app/lib: not a main package (it is package lib)"}},
+		{"pattern", o, []Target{{Ref: "ko://example.com/app/..."}}, true, []string{"patterns"}},
+		{"no repo", Options{Dir: dir}, []Target{{Ref: "ko://./cmd/hello"}}, true, []string{"set images.repo in kf-run.yaml or KO_DOCKER_REPO"}},
+		{"bad platform", Options{Dir: dir, Repo: o.Repo, Platforms: []string{"linux"}}, []Target{{Ref: "ko://./cmd/hello"}}, true, []string{`platform "linux"`}},
+		{"compile error", o, []Target{{Ref: "ko://./cmd/broken", Steps: []string{"p/broken"}}, {Ref: "ko://./cmd/hello"}}, false,
+			[]string{"compile ko://example.com/app/cmd/broken (step p/broken):", "undefined: undefinedThing"}},
+		{"platform not in base", Options{Dir: dir, Repo: o.Repo, BaseImage: base, Platforms: []string{"linux/s390x"}}, []Target{{Ref: "ko://./cmd/hello"}}, false,
+			[]string{"build ko://example.com/app/cmd/hello", "linux/s390x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Images(ctx, tt.o, tt.targets)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ce *ConfigError
+			if errors.As(err, &ce) != tt.config {
+				t.Errorf("ConfigError = %t, want %t: %v", !tt.config, tt.config, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// Basic auth: without credentials the error names the registry and the
+// sources tried; with username/password (or docker's config.json) it works.
+func TestImagesBasicAuth(t *testing.T) {
+	// Not parallel: DOCKER_CONFIG points at an empty directory.
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	ctx := context.Background()
+	reg := newRegistry(t, "ci", "s3cret")
+	open := newRegistry(t, "", "")
+	base := reg.Host + "/base/static:latest"
+	pushBase(t, base, remote.WithAuth(&authn.Basic{Username: "ci", Password: "s3cret"}), "linux/amd64")
+	openBase := open.Host + "/base/static:latest"
+	pushBase(t, openBase, nil, "linux/amd64")
+	dir := writeModule(t, map[string]string{"cmd/hello/main.go": helloMain + "\nconst tag = \"\"\n"})
+	targets := []Target{{Ref: "ko://./cmd/hello", Steps: []string{"p/hello"}}}
+
+	// The base image's registry refuses.
+	_, err := Images(ctx, Options{Dir: dir, Repo: reg.Host + "/app", BaseImage: base}, targets)
+	for _, w := range []string{"registry " + reg.Host + " denied access", "no credentials found", "docker config.json", "GITHUB_TOKEN"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("base fetch without credentials: error does not say %q:\n%v", w, err)
+		}
+	}
+	// The push is refused.
+	_, err = Images(ctx, Options{Dir: dir, Repo: reg.Host + "/app", BaseImage: openBase, Auth: Auth{Username: "ci", Password: "wrong", Source: "KF_RUN_REGISTRY_USERNAME/PASSWORD"}}, targets)
+	for _, w := range []string{"registry " + reg.Host + " denied access with the credentials from KF_RUN_REGISTRY_USERNAME/PASSWORD", "p/hello"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("push with a wrong password: error does not say %q:\n%v", w, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "wrong") {
+		t.Errorf("the password is printed: %v", err)
+	}
+	// Right credentials.
+	imgs, err := Images(ctx, Options{Dir: dir, Repo: reg.Host + "/app", BaseImage: base, Auth: Auth{Username: "ci", Password: "s3cret"}}, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Head(mustDigest(t, imgs[0].Digest), remote.WithAuth(&authn.Basic{Username: "ci", Password: "s3cret"})); err != nil {
+		t.Errorf("pushed image not found: %v", err)
+	}
+	// docker's config.json, as `docker login` or `ko login` write it.
+	cfg := `{"auths":{"` + reg.Host + `":{"auth":"` + b64("ci:s3cret") + `"}}}`
+	os.WriteFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), []byte(cfg), 0o600)
+	if _, err := Images(ctx, Options{Dir: dir, Repo: reg.Host + "/app", BaseImage: base}, targets); err != nil {
+		t.Errorf("with docker config.json: %v", err)
+	}
+}
