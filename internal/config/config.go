@@ -28,6 +28,7 @@ type Config struct {
 	Kubeflow  Kubeflow   `yaml:"kubeflow"`
 	Defaults  Defaults   `yaml:"defaults"`
 	Report    Report     `yaml:"report"`
+	Images    Images     `yaml:"images"`
 	Pipelines []Pipeline `yaml:"pipelines"`
 	// Secrets are the values that came from env into credentials, or from
 	// env vars whose names say they are secret. They must be masked.
@@ -60,6 +61,58 @@ type Defaults struct {
 	Caching      *bool `yaml:"caching"`
 	PipelineRoot Text  `yaml:"pipeline_root"`
 	Pod          *Pod  `yaml:"pod"`
+}
+
+// Images configures how ko:// step images are built and pushed. Unset
+// keys fall back to ko's own settings: KO_DOCKER_REPO, .ko.yaml,
+// KO_DEFAULTBASEIMAGE.
+type Images struct {
+	// Repo is the registry repository images go to (default KO_DOCKER_REPO).
+	Repo Text `yaml:"repo"`
+	// Platforms, e.g. [linux/amd64, linux/arm64] (default: .ko.yaml
+	// defaultPlatforms, else linux/amd64).
+	Platforms []Text `yaml:"platforms"`
+	// BaseImage overrides .ko.yaml's defaultBaseImage.
+	BaseImage Text `yaml:"base_image"`
+	// SBOM attaches an SPDX SBOM to each image (default false).
+	SBOM bool `yaml:"sbom"`
+	// Tags are pushed besides the digest; templates like version (default:
+	// latest and the commit SHA).
+	Tags []Text `yaml:"tags"`
+	// Naming, as ko's flags: at most one of these (default
+	// <repo>/<name>-<md5 of the import path>).
+	Bare               bool `yaml:"bare"`
+	PreserveImportPath bool `yaml:"preserve_import_path"`
+	BaseImportPath     bool `yaml:"base_import_path"`
+	// Insecure allows plain HTTP or unverified TLS to a non-loopback registry.
+	Insecure bool `yaml:"insecure"`
+	// Build lists extra ko:// images to build and push though no spec's
+	// executor names them.
+	Build []Text `yaml:"build"`
+}
+
+func (im Images) check(path string) error {
+	var errs []error
+	n := 0
+	for _, b := range []bool{im.Bare, im.PreserveImportPath, im.BaseImportPath} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		errs = append(errs, &Error{File: path, Msg: "images: set at most one of bare, preserve_import_path and base_import_path"})
+	}
+	for _, t := range im.Tags {
+		if _, err := template.New("").Option("missingkey=error").Parse(t.Value); err != nil {
+			errs = append(errs, &Error{File: path, Line: t.Line, Msg: fmt.Sprintf("bad template %q: %v", t.Value, err)})
+		}
+	}
+	for _, b := range im.Build {
+		if !strings.HasPrefix(b.Value, "ko://") {
+			errs = append(errs, &Error{File: path, Line: b.Line, Msg: fmt.Sprintf("images.build: %q is not a ko:// reference", b.Value)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Report configures where results go besides the log.
@@ -187,7 +240,7 @@ func Parse(path string, data []byte, getenv func(string) (string, bool)) (*Confi
 			}
 		}
 	}
-	if err := c.check(); err != nil {
+	if err := errors.Join(c.check(), c.Images.check(path)); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -77,7 +77,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", nil, []string{"kf-run.yaml: the file is empty"}},
 		{"unknown top-level key", "kubeflow: {host: h}\npipeline:\n  - name: x\n", nil,
-			[]string{`kf-run.yaml:2: unknown key "pipeline" in the top level (known: kubeflow, defaults, report, pipelines)`}},
+			[]string{`kf-run.yaml:2: unknown key "pipeline" in the top level (known: kubeflow, defaults, report, images, pipelines)`}},
 		{"unknown key in a pipeline", "pipelines:\n  - name: a\n    spec: a.yaml\n\n    paramters: {x: 1}\n", nil,
 			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, pipeline_name, version, run_name, description, experiment, parameters, timeout, service_account`}},
 		{"unknown auth key", "kubeflow:\n  auth:\n    passwd: x\npipelines: [{name: a, spec: a.yaml}]\n", nil,
@@ -123,5 +123,52 @@ func TestRender(t *testing.T) {
 	_, err = c.Render(Text{Value: "{{ .Git.Nope }}", Line: 7}, vars)
 	if err == nil || !strings.HasPrefix(err.Error(), "kf-run.yaml:7: template") {
 		t.Errorf("Render error = %v, want one at line 7", err)
+	}
+}
+
+func TestParseImages(t *testing.T) {
+	t.Parallel()
+	env := func(k string) (string, bool) { return map[string]string{"REG": "ghcr.io/acme"}[k], k == "REG" }
+	c, err := Parse("kf-run.yaml", []byte(`images:
+  repo: ${REG}/ml
+  platforms: [linux/amd64, linux/arm64]
+  base_image: cgr.dev/chainguard/static
+  sbom: true
+  tags: [latest, "{{ .Git.ShortSHA }}"]
+  base_import_path: true
+  build: [ko://example.com/cmd/extra]
+pipelines: [{name: a, spec: a.yaml}]
+`), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := c.Images
+	if im.Repo.Value != "ghcr.io/acme/ml" || len(im.Platforms) != 2 || !im.SBOM || !im.BaseImportPath || im.Tags[1].Line != 6 || im.Build[0].Value != "ko://example.com/cmd/extra" {
+		t.Errorf("images: %+v", im)
+	}
+	_, err = Parse("kf-run.yaml", []byte(`images:
+  bare: true
+  preserve_import_path: true
+  tags: ["{{ .Git.ShortSHA"]
+  build: [example.com/cmd/extra]
+  platform: linux/amd64
+pipelines: [{name: a, spec: a.yaml}]
+`), env)
+	for _, want := range []string{`kf-run.yaml:6: unknown key "platform" in images`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+	_, err = Parse("kf-run.yaml", []byte(`images:
+  bare: true
+  preserve_import_path: true
+  tags: ["{{ .Git.ShortSHA"]
+  build: [example.com/cmd/extra]
+pipelines: [{name: a, spec: a.yaml}]
+`), env)
+	for _, want := range []string{"at most one of bare", `kf-run.yaml:4: bad template`, `kf-run.yaml:5: images.build: "example.com/cmd/extra" is not a ko:// reference`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
 	}
 }
