@@ -22,6 +22,10 @@ const (
 	FaultLatency FaultKind = "latency"  // wait Delay, then serve normally
 	FaultReset   FaultKind = "reset"    // TCP reset, no response
 	FaultHang    FaultKind = "hang"     // never answer until the client gives up
+	// FaultLostAnswer serves the request (KFP creates what was asked), then
+	// answers 504 as a gateway that timed out would: the client cannot tell
+	// whether anything was created.
+	FaultLostAnswer FaultKind = "504-after"
 )
 
 // Fault injects failures into matching requests, in a middleware in front of
@@ -73,9 +77,9 @@ type Faults struct {
 // Add validates and installs a fault. Later faults are checked first.
 func (f *Faults) Add(ft Fault) error {
 	switch ft.Kind {
-	case Fault503, Fault503HTML, Fault429, FaultLatency, FaultReset, FaultHang:
+	case Fault503, Fault503HTML, Fault429, FaultLatency, FaultReset, FaultHang, FaultLostAnswer:
 	default:
-		return fmt.Errorf("fault kind %q: want 503, 503-html, 429, latency, reset or hang", ft.Kind)
+		return fmt.Errorf("fault kind %q: want 503, 503-html, 429, latency, reset, hang or 504-after", ft.Kind)
 	}
 	if ft.Fraction < 0 || ft.Fraction > 1 {
 		return fmt.Errorf("fault fraction %v: want 0..1", ft.Fraction)
@@ -231,6 +235,11 @@ func (s *Sandbox) faultAndLog(next http.Handler) http.Handler {
 			case <-r.Context().Done():
 			case <-s.closing:
 			}
+		case FaultLostAnswer:
+			next.ServeHTTP(&discardWriter{header: http.Header{}}, r)
+			sw.Header().Set("Content-Type", "text/html")
+			sw.WriteHeader(http.StatusGatewayTimeout)
+			fmt.Fprint(sw, "<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center></body></html>\r\n")
 		case FaultReset:
 			reset(w)
 		case FaultHang:
@@ -257,3 +266,10 @@ func reset(w http.ResponseWriter) {
 	}
 	conn.Close()
 }
+
+// discardWriter takes a KFP answer that the client must never see.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}

@@ -591,6 +591,18 @@ func TestFaults(t *testing.T) {
 			c.Must(t, 503, http.MethodGet, "/apis/v2beta1/runs/fault-always", nil)
 		}
 	})
+	t.Run("504-after creates, then loses the answer", func(t *testing.T) {
+		t.Parallel()
+		if err := sb.Faults().Add(sandbox.Fault{Method: "POST", Path: "^/apis/v2beta1/experiments$", Times: 1, Kind: sandbox.FaultLostAnswer}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.Do(t.Context(), http.MethodPost, "/apis/v2beta1/experiments", map[string]any{"display_name": "lost-answer"}, nil)
+		if err != nil || r.Status != http.StatusGatewayTimeout || strings.Contains(string(r.Body), "lost-answer") {
+			t.Fatalf("got %d %s %v, want a bare 504", r.Status, r.Body, err)
+		}
+		// KFP created it all the same: a second create is a duplicate.
+		c.Must(t, http.StatusConflict, http.MethodPost, "/apis/v2beta1/experiments", map[string]any{"display_name": "lost-answer"})
+	})
 	t.Run("control API is never faulted", func(t *testing.T) {
 		t.Parallel()
 		if err := sb.Faults().Add(sandbox.Fault{Path: "^/_sandbox/", Kind: sandbox.Fault503}); err != nil {
