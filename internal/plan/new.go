@@ -126,6 +126,14 @@ func build(in Input) (*Plan, error) {
 	if cfg.Report.PRComment != nil && !*cfg.Report.PRComment {
 		p.Comment = false
 	}
+	imgs, err := images(cfg, getenv, in.CI)
+	if err != nil {
+		return nil, err
+	}
+	p.Images = imgs
+	if imgs.Password != "" {
+		p.Secrets = append(p.Secrets, imgs.Password)
+	}
 
 	var names []string
 	for _, e := range cfg.Pipelines {

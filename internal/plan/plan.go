@@ -2,7 +2,9 @@
 // from configuration to report: what to submit where, and, as the stages run,
 // what happened. It is made once (by New) from the config file, the CI
 // environment and the flags; after that no stage reads env vars, flags or
-// files again. Each stage writes only its own fields: submit writes
+// files again (build reads .ko.yaml and the Go sources it builds). Each
+// stage writes only its own fields: build writes Images.Built,
+// Pipeline.Images and the pinned Pipeline.Spec, submit writes
 // Pipeline.Submission, wait writes Pipeline.Outcome; report only reads.
 //
 // It does no I/O of its own beyond reading the spec files named by the config.
@@ -32,6 +34,44 @@ type Plan struct {
 	Comment bool
 	// SummaryFile, when set, receives the markdown summary (any CI, or none).
 	SummaryFile string
+	// Images says how ko:// step images are built; build writes Images.Built.
+	Images Images
+}
+
+// Images is how the build stage builds ko:// images: kf-run.yaml's images
+// section, with KO_DOCKER_REPO, KO_DEFAULTBASEIMAGE, KO_CONFIG_PATH,
+// SOURCE_DATE_EPOCH, KO_DATA_DATE_EPOCH and KF_RUN_REGISTRY_USERNAME/
+// PASSWORD resolved. .ko.yaml is read by the build stage, in Dir.
+type Images struct {
+	// Dir is where go runs and .ko.yaml is looked for: the config file's
+	// directory (the working directory with --spec).
+	Dir      string
+	KoConfig string
+	Repo     string
+	// Platforms is empty for .ko.yaml's defaultPlatforms, else linux/amd64.
+	Platforms []string
+	BaseImage string
+	// Naming is "" (ko's <name>-<md5>), "base", "preserve" or "bare".
+	Naming   string
+	SBOM     bool
+	Tags     []string
+	Insecure bool
+	// CreationTime and KoDataCreationTime are zero unless the epochs are set.
+	CreationTime, KoDataCreationTime time.Time
+	Username, Password               string
+	// Extra are ko:// images to build that no spec's executor names.
+	Extra []string
+
+	// Written by build: every image built, extra ones included.
+	Built []BuiltImage
+}
+
+// BuiltImage is one pushed image.
+type BuiltImage struct {
+	Ref    string // ko://...
+	Digest string // registry/repo@sha256:...
+	// Reused is true when nothing changed since it was pushed.
+	Reused bool
 }
 
 // Pipeline is one pipeline to run, and what became of it.
@@ -60,6 +100,8 @@ type Pipeline struct {
 	// keeps the pipeline's own or the server's default.
 	PipelineRoot string
 
+	// Written by build: the pipeline's ko:// images, pinned in Spec.
+	Images []BuiltImage
 	// Written by submit.
 	Submission *Submission
 	// Written by wait.
