@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kf-run/kf-run/internal/build"
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/console"
@@ -90,6 +91,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Spec, "spec", "", "compiled pipeline file (KFP IR YAML or JSON) to run without a config file")
 	fs.StringVar(&c.Host, "host", "", "KFP API URL, e.g. https://kubeflow.example.com/pipeline (env KF_RUN_HOST)")
 	fs.StringVar(&c.Namespace, "namespace", "", "Kubeflow profile namespace on multi-user Kubeflow (env KF_RUN_NAMESPACE)")
+	fs.StringVar(&c.KubeContext, "kube-context", "", "reach KFP through this kubeconfig context's API server (env KF_RUN_KUBE_CONTEXT)")
 	fs.StringVar(&c.Experiment, "experiment", "", "experiment name (created if missing; default Default)")
 	fs.StringVar(&c.RunName, "run-name", "", "run name (default: pipeline, branch or PR, short SHA)")
 	fs.Var(&c.params, "param", "pipeline parameter NAME=VALUE, read by its declared type (repeatable)")
@@ -159,6 +161,9 @@ func validateCmd(args []string, e env) int {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "ok  %s  (%s: %d tasks, %d parameters set)\n", pl.Name, pl.Spec.Path, len(pl.Spec.Tasks), len(pl.Parameters))
+		for _, ref := range build.Refs(pl.Spec) {
+			fmt.Fprintf(e.stdout, "    %s: built and pushed by kf-run run\n", ref)
+		}
 	}
 	return exitOK
 }
@@ -183,7 +188,18 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	// Mask before anything else is printed.
 	out.Mask(p.Secrets...)
 
-	client, err := kfp.New(p.Target, e.kfpOptions)
+	// Build: on any error nothing is submitted; report says why.
+	if err := buildAll(ctx, p, out); err != nil {
+		for _, pl := range p.Pipelines {
+			pl.Err = err
+		}
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		publish(rctx, p, out, e)
+		return exitCode(ctx, p, nil)
+	}
+
+	client, _, err := connect(p, out, e)
 	if err != nil {
 		out.Errorf("kf-run", "%v", err)
 		return exitUsage

@@ -41,13 +41,49 @@ type Kubeflow struct {
 	Namespace Text `yaml:"namespace"`
 	UIURL     Text `yaml:"ui_url"`
 	Auth      Auth `yaml:"auth"`
+	// Kubernetes reaches KFP through the Kubernetes API server's service
+	// proxy with a kubeconfig context, instead of host.
+	Kubernetes Kubernetes `yaml:"kubernetes"`
+	TLS        TLS        `yaml:"tls"`
 }
 
-// Auth holds credentials. Give them as ${ENV_VAR}, never literally.
+// Auth holds credentials: at most one of token, token_file,
+// username/password and github_oidc. Give secrets as ${ENV_VAR}, never
+// literally.
 type Auth struct {
-	Token   Text            `yaml:"token"`
-	Headers map[string]Text `yaml:"headers"`
-	Cookies map[string]Text `yaml:"cookies"`
+	Token Text `yaml:"token"`
+	// TokenFile is re-read when it changes (a projected service-account token).
+	TokenFile Text `yaml:"token_file"`
+	// Username and Password sign in through Dex for a session cookie.
+	Username Text `yaml:"username"`
+	Password Text `yaml:"password"`
+	// LoginURL is where the login starts (default: host).
+	LoginURL   Text            `yaml:"login_url"`
+	GitHubOIDC GitHubOIDC      `yaml:"github_oidc"`
+	Headers    map[string]Text `yaml:"headers"`
+	Cookies    map[string]Text `yaml:"cookies"`
+}
+
+// GitHubOIDC sends a GitHub Actions ID token with this audience as bearer.
+type GitHubOIDC struct {
+	Audience Text `yaml:"audience"`
+}
+
+// Kubernetes selects the ml-pipeline service through a kubeconfig context.
+type Kubernetes struct {
+	Context    Text `yaml:"context"`
+	Kubeconfig Text `yaml:"kubeconfig"`
+	Service    Text `yaml:"service"`
+	Namespace  Text `yaml:"namespace"`
+	Port       int  `yaml:"port"`
+}
+
+// TLS configures the connection to host.
+type TLS struct {
+	CAFile             Text `yaml:"ca_file"`
+	CertFile           Text `yaml:"cert_file"`
+	KeyFile            Text `yaml:"key_file"`
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // Defaults apply to every pipeline that does not set its own.
@@ -357,7 +393,8 @@ func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), ke
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		inAuth := len(keys) >= 2 && keys[0] == "kubeflow" && keys[1] == "auth"
+		inAuth := len(keys) >= 3 && keys[0] == "kubeflow" && keys[1] == "auth" &&
+			(keys[2] == "token" || keys[2] == "password" || keys[2] == "headers" || keys[2] == "cookies")
 		n.Value = envRE.ReplaceAllStringFunc(n.Value, func(m string) string {
 			if m == "$$" {
 				return "$"
@@ -403,11 +440,12 @@ func (c *Config) check() error {
 	if len(c.Pipelines) == 0 {
 		bad(0, "no pipelines: add pipelines: [{name: NAME, spec: path/to/pipeline.yaml}]")
 	}
-	for _, lit := range []Text{c.Kubeflow.Auth.Token} {
+	for _, lit := range []Text{c.Kubeflow.Auth.Token, c.Kubeflow.Auth.Password} {
 		if lit.Value != "" && !fromEnv(c.Secrets, lit.Value) {
 			bad(lit.Line, "a credential is written literally in the config: use ${ENV_VAR} so the secret stays out of the repository")
 		}
 	}
+	c.Kubeflow.check(bad)
 	names := map[string]int{}
 	for _, p := range c.Pipelines {
 		if p.Name.Value == "" {
@@ -440,6 +478,49 @@ func (c *Config) check() error {
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
 	return errors.Join(errs...)
+}
+
+// check refuses credential modes that exclude each other.
+func (k Kubeflow) check(bad func(int, string, ...any)) {
+	a := k.Auth
+	var set []string
+	line := 0
+	for _, m := range []struct {
+		name string
+		t    Text
+	}{
+		{"token", a.Token}, {"token_file", a.TokenFile}, {"username", a.Username},
+		{"github_oidc", a.GitHubOIDC.Audience}, {"kubernetes", firstText(k.Kubernetes.Context, k.Kubernetes.Kubeconfig)},
+	} {
+		if m.t.Value != "" {
+			set = append(set, m.name)
+			line = max(line, m.t.Line)
+		}
+	}
+	if len(set) > 1 {
+		bad(line, "kubeflow: %s exclude each other: keep one way to authenticate", strings.Join(set, " and "))
+	}
+	if (a.Username.Value == "") != (a.Password.Value == "") {
+		bad(max(a.Username.Line, a.Password.Line), "kubeflow.auth: username and password go together")
+	}
+	if kc := firstText(k.Kubernetes.Context, k.Kubernetes.Kubeconfig); kc.Value != "" && k.Host.Value != "" {
+		bad(kc.Line, "kubeflow: host and kubernetes exclude each other (kubernetes reaches KFP through the API server's service proxy)")
+	}
+	if (k.TLS.CertFile.Value == "") != (k.TLS.KeyFile.Value == "") {
+		bad(max(k.TLS.CertFile.Line, k.TLS.KeyFile.Line), "kubeflow.tls: cert_file and key_file go together")
+	}
+	if p := k.Kubernetes.Port; p < 0 || p > 65535 {
+		bad(0, "kubeflow.kubernetes.port %d is not a port", p)
+	}
+}
+
+func firstText(ts ...Text) Text {
+	for _, t := range ts {
+		if t.Value != "" {
+			return t
+		}
+	}
+	return Text{}
 }
 
 func fromEnv(secrets []string, v string) bool {

@@ -307,11 +307,11 @@ func (c *Client) PodLog(ctx context.Context, pod string, limit int64) (string, e
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return "", &APIError{Op: "PodLog", Err: err}
+		return "", withHint(&APIError{Op: "PodLog", Err: err}, c.hint)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return "", newAPIError("PodLog", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Location"), res.Body)
+		return "", withHint(newAPIError("PodLog", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Location"), res.Body), c.hint)
 	}
 	// Keep the tail: read everything but hold at most limit bytes.
 	b, err := tail(res.Body, limit)

@@ -45,8 +45,11 @@ import (
 
 // Options tune a Client. The zero value is fine for production.
 type Options struct {
-	// Transport is the base HTTP transport (TLS, proxies); default a clone of
-	// http.DefaultTransport, which honours HTTPS_PROXY and NO_PROXY.
+	// Transport carries every attempt, inside the retry loop: it
+	// authenticates each one (internal/auth makes it from the configured
+	// credentials, so a refreshed token is used on the next attempt) and
+	// owns TLS and proxies. Default: a clone of http.DefaultTransport
+	// (HTTPS_PROXY, NO_PROXY), no credentials.
 	Transport http.RoundTripper
 	// AttemptTimeout bounds one HTTP attempt, so a hung attempt is retried
 	// (reads only) instead of waiting forever. Default 60s.
@@ -59,6 +62,9 @@ type Options struct {
 	RetryWaitMin, RetryWaitMax time.Duration
 	// Logger receives one debug line per retry. Default: discard.
 	Logger *slog.Logger
+	// Hint, when set, says what to do about an error (APIError.Hint): which
+	// credential was sent, which setting fixes it. Only the caller knows.
+	Hint func(*APIError) string
 }
 
 // Client talks to one KFP API server. It is safe for concurrent use.
@@ -72,6 +78,7 @@ type Client struct {
 	uploads     *pipeline_upload_service.Client
 	health      *healthz_service.Client
 	log         *slog.Logger
+	hint        func(*APIError) string
 }
 
 // New makes a Client for t. It does no I/O.
@@ -105,9 +112,7 @@ func New(t Target, o Options) (*Client, error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &http.Client{
-		// Credentials are set per attempt, inside the retry loop, so a
-		// refreshed token is used on the next attempt.
-		Transport:     authTransport{auth: t.Auth, next: o.Transport},
+		Transport:     o.Transport,
 		Timeout:       o.AttemptTimeout,
 		CheckRedirect: noRedirect,
 	}
@@ -132,7 +137,7 @@ func New(t Target, o Options) (*Client, error) {
 	rt.Debug = false
 	rt.Consumers["*/*"] = runtime.ByteStreamConsumer()
 	rt.Producers[runtime.JSONMime] = runtime.ProducerFunc(produceJSON)
-	tr := errorTransport{rt}
+	tr := errorTransport{next: rt, hint: o.Hint}
 
 	return &Client{
 		target:      t,
@@ -144,6 +149,7 @@ func New(t Target, o Options) (*Client, error) {
 		uploads:     pipeline_upload_service.New(tr, strfmt.Default),
 		health:      healthz_service.New(tr, strfmt.Default),
 		log:         log,
+		hint:        o.Hint,
 	}, nil
 }
 
@@ -155,29 +161,6 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// authTransport adds the credentials to every attempt.
-type authTransport struct {
-	auth Auth
-	next http.RoundTripper
-}
-
-func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if a.auth.Token == "" && len(a.auth.Headers) == 0 && len(a.auth.Cookies) == 0 {
-		return a.next.RoundTrip(r)
-	}
-	r = r.Clone(r.Context())
-	for k, v := range a.auth.Headers {
-		r.Header.Set(k, v)
-	}
-	if a.auth.Token != "" {
-		r.Header.Set("Authorization", "Bearer "+a.auth.Token)
-	}
-	for k, v := range a.auth.Cookies {
-		r.AddCookie(&http.Cookie{Name: k, Value: v})
-	}
-	return a.next.RoundTrip(r)
 }
 
 // unsafeKey marks a request that may create something on the server.
@@ -234,7 +217,10 @@ func backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Durati
 
 // errorTransport turns every answer that is not a 200 with a JSON body into
 // an *APIError, before the generated readers see it.
-type errorTransport struct{ next runtime.ClientTransport }
+type errorTransport struct {
+	next runtime.ClientTransport
+	hint func(*APIError) string
+}
 
 func (t errorTransport) Submit(op *runtime.ClientOperation) (any, error) {
 	orig := op.Reader
@@ -249,12 +235,19 @@ func (t errorTransport) Submit(op *runtime.ClientOperation) (any, error) {
 	res, err := t.next.Submit(op)
 	if err != nil {
 		var ae *APIError
-		if errors.As(err, &ae) {
-			return nil, ae
+		if !errors.As(err, &ae) {
+			ae = &APIError{Op: id, Err: err}
 		}
-		return nil, &APIError{Op: id, Err: err}
+		return nil, withHint(ae, t.hint)
 	}
 	return res, nil
+}
+
+func withHint(ae *APIError, hint func(*APIError) string) *APIError {
+	if hint != nil && ae.Hint == "" {
+		ae.Hint = hint(ae)
+	}
+	return ae
 }
 
 // produceJSON encodes request bodies without the zero timestamps the

@@ -71,12 +71,16 @@ func jsonAnswer(status int, body string) func(http.ResponseWriter, *http.Request
 }
 
 func newTestClient(t *testing.T, f *fakeKFP, target Target) *Client {
+	return newTestClientVia(t, f, target, nil)
+}
+
+func newTestClientVia(t *testing.T, f *fakeKFP, target Target, rt http.RoundTripper) *Client {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	f.t = t
 	target.Host = srv.URL + target.Host
-	c, err := New(target, Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond, AttemptTimeout: 5 * time.Second})
+	c, err := New(target, Options{Transport: rt, RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond, AttemptTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +240,15 @@ func TestCredentialsAndBody(t *testing.T) {
 	f := &fakeKFP{answers: map[string][]func(http.ResponseWriter, *http.Request){
 		"POST /pipeline/apis/v2beta1/runs": {jsonAnswer(503, `{}`), jsonAnswer(200, `{"run_id":"r1"}`)},
 	}}
-	c := newTestClient(t, f, Target{Host: "/pipeline", Auth: Auth{Token: "s3cr3t", Headers: map[string]string{"X-Team": "ml"}, Cookies: map[string]string{"oauth2_proxy_kubeflow": "c00kie"}}})
+	// The transport (internal/auth's, in kf-run) sees every attempt.
+	creds := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer s3cr3t")
+		r.Header.Set("X-Team", "ml")
+		r.AddCookie(&http.Cookie{Name: "oauth2_proxy_kubeflow", Value: "c00kie"})
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	c := newTestClientVia(t, f, Target{Host: "/pipeline"}, creds)
 	if _, err := c.CreateRun(context.Background(), RunRequest{Name: "r", Spec: map[string]any{"pipelineInfo": map[string]any{"name": "p"}}, Parameters: map[string]any{"n": 1}}); err != nil {
 		t.Fatalf("CreateRun: %v", err)
 	}
@@ -269,6 +281,10 @@ func TestCredentialsAndBody(t *testing.T) {
 		t.Errorf("pipeline_spec is not a JSON object: %s", f.body[1])
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestRunURL(t *testing.T) {
 	t.Parallel()

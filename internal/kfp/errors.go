@@ -28,9 +28,18 @@ type APIError struct {
 	Message    string
 	Location   string // for redirects
 	Err        error
+	// Hint says what to do about it, when the caller knows (Options.Hint).
+	Hint string
 }
 
 func (e *APIError) Error() string {
+	if e.Hint != "" {
+		return e.base() + ". " + e.Hint
+	}
+	return e.base()
+}
+
+func (e *APIError) base() string {
 	switch {
 	case e.Err != nil:
 		return fmt.Sprintf("%s: %v", e.Op, e.Err)

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Target says where a KFP API server is and how to authenticate to it.
+// Target says where a KFP API server is. How to authenticate to it is the
+// transport's business (Options.Transport, made by internal/auth).
 type Target struct {
 	// Host is the API base URL: http://127.0.0.1:8888 for standalone KFP, or
 	// https://kubeflow.example.com/pipeline behind Kubeflow's gateway.
@@ -16,29 +17,6 @@ type Target struct {
 	Namespace string
 	// UIURL is the base for run links when the UI is elsewhere than Host.
 	UIURL string
-	Auth  Auth
-}
-
-// Auth holds the credentials sent with every request. Every value is a secret.
-type Auth struct {
-	Token   string            // sent as Authorization: Bearer
-	Headers map[string]string // extra headers
-	Cookies map[string]string // extra cookies
-}
-
-// Secrets lists the credential values, for masking.
-func (a Auth) Secrets() []string {
-	var s []string
-	if a.Token != "" {
-		s = append(s, a.Token)
-	}
-	for _, v := range a.Headers {
-		s = append(s, v)
-	}
-	for _, v := range a.Cookies {
-		s = append(s, v)
-	}
-	return s
 }
 
 // RunURL is the link a person follows to see the run in the KFP UI:

@@ -20,15 +20,17 @@ type Flags struct {
 	// Pipelines picks config entries by name (--pipeline); empty means all.
 	Pipelines []string
 	// Spec runs one compiled spec without a config file (--spec).
-	Spec       string
-	Host       string
-	Namespace  string
-	Experiment string
-	RunName    string
-	Params     []string // k=v
-	NoWait     bool
-	Timeout    time.Duration
-	NoComment  bool
+	Spec      string
+	Host      string
+	Namespace string
+	// KubeContext reaches KFP through this kubeconfig context (--kube-context).
+	KubeContext string
+	Experiment  string
+	RunName     string
+	Params      []string // k=v
+	NoWait      bool
+	Timeout     time.Duration
+	NoComment   bool
 	// SummaryFile writes the markdown report there too (--summary-file).
 	SummaryFile string
 }
@@ -101,22 +103,22 @@ func build(in Input) (*Plan, error) {
 		return nil, errors.New("--spec and a config file exclude each other: drop --spec, or run without --config")
 	}
 
-	// Target: flags > env > file.
+	// Target and credentials: flags > env > file.
 	k := cfg.Kubeflow
+	host, creds, err := credentials(f, getenv, cfg)
+	if err != nil {
+		return nil, err
+	}
 	p.Target = kfp.Target{
-		Host:      first(f.Host, getenv("KF_RUN_HOST"), k.Host.Value),
+		Host:      host,
 		Namespace: first(f.Namespace, getenv("KF_RUN_NAMESPACE"), k.Namespace.Value),
 		UIURL:     first(getenv("KF_RUN_UI_URL"), k.UIURL.Value),
-		Auth: kfp.Auth{
-			Token:   first(getenv("KF_RUN_TOKEN"), k.Auth.Token.Value),
-			Headers: texts(k.Auth.Headers),
-			Cookies: texts(k.Auth.Cookies),
-		},
 	}
-	if p.Target.Host == "" && !in.Offline {
-		return nil, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST, or --host", cfg.Path)
+	p.Auth = creds
+	if p.Target.Host == "" && !in.Offline && !creds.InCluster && !creds.Kube.Set() {
+		return nil, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST or --host (or kubeflow.kubernetes.context, KF_RUN_KUBE_CONTEXT or --kube-context)", cfg.Path)
 	}
-	p.Secrets = append(append(p.Secrets, cfg.Secrets...), p.Target.Auth.Secrets()...)
+	p.Secrets = append(append(p.Secrets, cfg.Secrets...), p.Auth.Secrets()...)
 	if in.CI.Token != "" {
 		p.Secrets = append(p.Secrets, in.CI.Token)
 	}

@@ -62,7 +62,7 @@ pipelines:
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if p.Target.Host != "https://kf.example.com/pipeline" || p.Target.Namespace != "team-b" || p.Target.Auth.Token != "tok" {
+	if p.Target.Host != "https://kf.example.com/pipeline" || p.Target.Namespace != "team-b" || p.Auth.Token != "tok" {
 		t.Errorf("target = %+v (env must win over the file)", p.Target)
 	}
 	if diff := cmp.Diff([]string{"tok", "tok", "ghs_x"}, p.Secrets); diff != "" {

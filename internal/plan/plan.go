@@ -13,6 +13,7 @@ package plan
 import (
 	"time"
 
+	"github.com/kf-run/kf-run/internal/auth"
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/kfp"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
@@ -20,7 +21,10 @@ import (
 
 // Plan is everything one kf-run invocation does.
 type Plan struct {
-	Target    kfp.Target
+	Target kfp.Target
+	// Auth is how to reach and authenticate to Target (internal/auth
+	// resolves it when kf-run connects).
+	Auth      auth.Settings
 	CI        ci.Info
 	Pipelines []*Pipeline
 	// Wait is false with --no-wait: submit, report the links, exit 0.

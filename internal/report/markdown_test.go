@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kf-run/kf-run/internal/auth"
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/kfp"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
@@ -50,7 +51,7 @@ func fixture() (*plan.Plan, *plan.Pipeline) {
 		},
 	}
 	p := &plan.Plan{
-		Target: kfp.Target{Host: "https://kfp.example.com", Auth: kfp.Auth{Token: secret}},
+		Target: kfp.Target{Host: "https://kfp.example.com"}, Auth: auth.Settings{Token: secret},
 		CI: ci.Info{
 			Provider: ci.GitHub, Repo: "acme/ml", SHA: "abc1234def5678", ShortSHA: "abc1234",
 			ServerURL: "https://github.com", JobURL: "https://github.com/acme/ml/actions/runs/7",

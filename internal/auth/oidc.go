@@ -1,0 +1,89 @@
+package auth
+
+import (
+	"encoding/base64"
+	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// oidcMinter gets ID tokens from the GitHub Actions runtime
+// (ACTIONS_ID_TOKEN_REQUEST_URL + &audience=, with the request token as
+// bearer; the answer is {"value": JWT}) and mints a new one a minute before
+// the current one expires (they live about five minutes), or after a 401.
+type oidcMinter struct {
+	url, reqToken, audience string
+	client                  *http.Client
+	now                     func() time.Time
+	onSecret                func(string)
+
+	mu  sync.Mutex
+	tok string
+	exp time.Time
+}
+
+func (m *oidcMinter) get(refresh bool) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tok != "" && !refresh && m.now().Before(m.exp.Add(-time.Minute)) {
+		return m.tok, nil
+	}
+	u, err := url.Parse(m.url)
+	if err != nil {
+		return "", fmt.Errorf("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL")
+	}
+	if m.audience != "" {
+		q := u.Query()
+		q.Set("audience", m.audience)
+		u.RawQuery = q.Encode()
+	}
+	req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+m.reqToken)
+	req.Header.Set("Accept", "application/json")
+	res, err := m.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL carries a signed query: keep it out
+		}
+		return "", fmt.Errorf("GitHub OIDC: request an ID token from %s://%s: %v", u.Scheme, u.Host, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	var v struct {
+		Value string `json:"value"`
+	}
+	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &v) != nil || v.Value == "" {
+		return "", fmt.Errorf("GitHub OIDC: the ID-token endpoint answered HTTP %d without a token (does the job have `permissions: id-token: write`?)", res.StatusCode)
+	}
+	m.onSecret(v.Value)
+	m.tok, m.exp = v.Value, jwtExpiry(v.Value, m.now())
+	return m.tok, nil
+}
+
+// jwtExpiry reads exp from the (unverified) token; without one, the token
+// is taken to last five minutes.
+func jwtExpiry(jwt string, now time.Time) time.Time {
+	def := now.Add(5 * time.Minute)
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return def
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return def
+	}
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if json.Unmarshal(b, &c) != nil || c.Exp == 0 {
+		return def
+	}
+	return time.Unix(c.Exp, 0)
+}

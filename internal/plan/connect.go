@@ -1,0 +1,145 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kf-run/kf-run/internal/auth"
+	"github.com/kf-run/kf-run/internal/config"
+)
+
+// EnvVars are the environment variables kf-run reads for the connection,
+// documented in the README ("Connecting to Kubeflow").
+var EnvVars = []string{
+	"KF_RUN_HOST", "KF_RUN_NAMESPACE", "KF_RUN_UI_URL",
+	"KF_RUN_TOKEN", "KF_RUN_TOKEN_FILE", "KF_RUN_USERNAME", "KF_RUN_PASSWORD", "KF_RUN_LOGIN_URL",
+	"KF_RUN_OIDC_AUDIENCE", "KF_RUN_KUBE_CONTEXT", "KF_RUN_KUBECONFIG", "KF_RUN_KUBE_SERVICE",
+	"KF_RUN_KUBE_NAMESPACE", "KF_RUN_KUBE_PORT", "KF_RUN_CA_FILE", "KF_RUN_CLIENT_CERT",
+	"KF_RUN_CLIENT_KEY", "KF_RUN_INSECURE_SKIP_VERIFY",
+}
+
+// credentials picks how to reach and authenticate to KFP. The connection
+// (a host, or a kubeconfig context) and the credential mode (token, token
+// file, username/password, GitHub OIDC) each come from the highest level
+// that sets one: flags, then KF_RUN_* env, then the config file. Two modes
+// on one level are an error; so is a credential beside a kubeconfig context
+// (the context brings its own). With nothing configured inside a pod
+// (KUBERNETES_SERVICE_HOST), the pod's service-account token is used.
+func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host string, s auth.Settings, err error) {
+	k := cfg.Kubeflow
+	a := k.Auth
+	file := func(key string) string { return cfg.Path + " kubeflow." + key }
+
+	type mode struct {
+		name, from string
+		set        func(*auth.Settings)
+	}
+	var env, fromFile []mode
+	if v := getenv("KF_RUN_TOKEN"); v != "" {
+		env = append(env, mode{"token", "env KF_RUN_TOKEN", func(s *auth.Settings) { s.Token = v }})
+	}
+	if v := getenv("KF_RUN_TOKEN_FILE"); v != "" {
+		env = append(env, mode{"token file", "env KF_RUN_TOKEN_FILE", func(s *auth.Settings) { s.TokenFile = v }})
+	}
+	if u, p := getenv("KF_RUN_USERNAME"), getenv("KF_RUN_PASSWORD"); u != "" || p != "" {
+		if u == "" || p == "" {
+			return "", s, fmt.Errorf("KF_RUN_USERNAME and KF_RUN_PASSWORD go together: set both")
+		}
+		env = append(env, mode{"username/password", "env KF_RUN_USERNAME/KF_RUN_PASSWORD", func(s *auth.Settings) { s.Username, s.Password = u, p }})
+	}
+	if v := getenv("KF_RUN_OIDC_AUDIENCE"); v != "" {
+		env = append(env, mode{"GitHub OIDC", "env KF_RUN_OIDC_AUDIENCE", func(s *auth.Settings) { s.OIDCAudience = v }})
+	}
+	if a.Token.Value != "" {
+		fromFile = append(fromFile, mode{"token", file("auth.token"), func(s *auth.Settings) { s.Token = a.Token.Value }})
+	}
+	if a.TokenFile.Value != "" {
+		fromFile = append(fromFile, mode{"token file", file("auth.token_file"), func(s *auth.Settings) { s.TokenFile = a.TokenFile.Value }})
+	}
+	if a.Username.Value != "" {
+		fromFile = append(fromFile, mode{"username/password", file("auth.username"), func(s *auth.Settings) { s.Username, s.Password = a.Username.Value, a.Password.Value }})
+	}
+	if a.GitHubOIDC.Audience.Value != "" {
+		fromFile = append(fromFile, mode{"GitHub OIDC", file("auth.github_oidc"), func(s *auth.Settings) { s.OIDCAudience = a.GitHubOIDC.Audience.Value }})
+	}
+
+	// The connection: host or kubeconfig context, highest level wins.
+	kubeEnv := getenv("KF_RUN_KUBE_CONTEXT") != "" || getenv("KF_RUN_KUBECONFIG") != ""
+	kubeFile := k.Kubernetes.Context.Value != "" || k.Kubernetes.Kubeconfig.Value != ""
+	useKube := false
+	switch {
+	case f.KubeContext != "" && f.Host != "":
+		return "", s, fmt.Errorf("--host and --kube-context exclude each other")
+	case f.KubeContext != "":
+		useKube = true
+	case f.Host != "":
+		host = f.Host
+	case getenv("KF_RUN_HOST") != "" && kubeEnv:
+		return "", s, fmt.Errorf("KF_RUN_HOST and KF_RUN_KUBE_CONTEXT/KF_RUN_KUBECONFIG exclude each other: the context reaches KFP through the Kubernetes API server")
+	case getenv("KF_RUN_HOST") != "":
+		host = getenv("KF_RUN_HOST")
+	case kubeEnv:
+		useKube = true
+	case k.Host.Value != "":
+		host = k.Host.Value // config.check refuses host beside kubernetes
+	case kubeFile:
+		useKube = true
+	}
+	if useKube {
+		s.Kube = auth.Kube{
+			Context:    first(f.KubeContext, getenv("KF_RUN_KUBE_CONTEXT"), k.Kubernetes.Context.Value),
+			Kubeconfig: first(getenv("KF_RUN_KUBECONFIG"), k.Kubernetes.Kubeconfig.Value),
+			Service:    first(getenv("KF_RUN_KUBE_SERVICE"), k.Kubernetes.Service.Value),
+			Namespace:  first(getenv("KF_RUN_KUBE_NAMESPACE"), k.Kubernetes.Namespace.Value),
+			Port:       k.Kubernetes.Port,
+		}
+		if v := getenv("KF_RUN_KUBE_PORT"); v != "" {
+			if s.Kube.Port, err = strconv.Atoi(v); err != nil || s.Kube.Port <= 0 || s.Kube.Port > 65535 {
+				return "", s, fmt.Errorf("KF_RUN_KUBE_PORT=%q is not a port", v)
+			}
+		}
+		s.From = "kubeconfig"
+	}
+
+	// The credential mode: the highest level that sets one.
+	for _, level := range [][]mode{env, fromFile} {
+		if len(level) == 0 {
+			continue
+		}
+		if len(level) > 1 {
+			var names []string
+			for _, m := range level {
+				names = append(names, m.from)
+			}
+			return "", s, fmt.Errorf("%s exclude each other: keep one way to authenticate", strings.Join(names, " and "))
+		}
+		if useKube {
+			return "", s, fmt.Errorf("%s is set, but KFP is reached through a kubeconfig context, which brings its own credentials: drop one", level[0].from)
+		}
+		level[0].set(&s)
+		s.From = level[0].from
+		break
+	}
+	s.LoginURL = first(getenv("KF_RUN_LOGIN_URL"), a.LoginURL.Value)
+	s.Headers, s.Cookies = texts(a.Headers), texts(a.Cookies)
+	if s.OIDCAudience != "" {
+		s.OIDCRequestURL, s.OIDCRequestToken = getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+	}
+	s.TLS = auth.TLS{
+		CAFile:   first(getenv("KF_RUN_CA_FILE"), k.TLS.CAFile.Value),
+		CertFile: first(getenv("KF_RUN_CLIENT_CERT"), k.TLS.CertFile.Value),
+		KeyFile:  first(getenv("KF_RUN_CLIENT_KEY"), k.TLS.KeyFile.Value),
+	}
+	s.TLS.InsecureSkipVerify = k.TLS.InsecureSkipVerify
+	if v := getenv("KF_RUN_INSECURE_SKIP_VERIFY"); v != "" {
+		if s.TLS.InsecureSkipVerify, err = strconv.ParseBool(v); err != nil {
+			return "", s, fmt.Errorf("KF_RUN_INSECURE_SKIP_VERIFY=%q: want true or false", v)
+		}
+	}
+	if s.Mode() == auth.ModeNone && len(s.Headers)+len(s.Cookies) == 0 && getenv("KUBERNETES_SERVICE_HOST") != "" {
+		s.InCluster = true
+		s.From = "in cluster"
+	}
+	return host, s, nil
+}
