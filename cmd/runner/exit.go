@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/kf-run/kf-run/internal/build"
 	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
 	"github.com/kf-run/kf-run/internal/plan"
@@ -63,7 +64,8 @@ func errCode(err error) int {
 	var ue *plan.UsageError
 	var ce *config.Error
 	var se *pipelinespec.Error
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &se) {
+	var be *build.ConfigError
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &se) || errors.As(err, &be) {
 		return exitUsage
 	}
 	return exitError
