@@ -440,20 +440,16 @@ func paramValue(v any) string {
 	return string(j)
 }
 
-// images lists the pipeline's ko:// images and the pushed references
-// the build stage pinned them to.
+// images is the hook for the build stage's ko:// → digest list; the plan
+// carries none yet, so the section is skipped.
 func (r *renderer) images(b *strings.Builder) {
-	images := r.pl.Images
+	var images []struct{ Ref, Digest string }
 	if len(images) == 0 {
 		return
 	}
-	b.WriteString("| Image | Pushed as |\n|---|---|\n")
+	b.WriteString("| Image | Digest |\n|---|---|\n")
 	for _, im := range images {
-		note := ""
-		if im.Reused {
-			note = " (unchanged)"
-		}
-		fmt.Fprintf(b, "| %s | %s%s |\n", code(im.Ref, 200), code(im.Digest, 300), note)
+		fmt.Fprintf(b, "| %s | %s |\n", code(im.Ref, 200), code(im.Digest, 100))
 	}
 	b.WriteString("\n")
 }
