@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kf-run/kf-run/internal/build"
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/console"
@@ -160,6 +161,9 @@ func validateCmd(args []string, e env) int {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "ok  %s  (%s: %d tasks, %d parameters set)\n", pl.Name, pl.Spec.Path, len(pl.Spec.Tasks), len(pl.Parameters))
+		for _, ref := range build.Refs(pl.Spec) {
+			fmt.Fprintf(e.stdout, "    %s: built and pushed by kf-run run\n", ref)
+		}
 	}
 	return exitOK
 }
@@ -183,6 +187,17 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	out := console.New(e.stdout, p.CI.Provider, e.terminal)
 	// Mask before anything else is printed.
 	out.Mask(p.Secrets...)
+
+	// Build: on any error nothing is submitted; report says why.
+	if err := buildAll(ctx, p, out); err != nil {
+		for _, pl := range p.Pipelines {
+			pl.Err = err
+		}
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		publish(rctx, p, out, e)
+		return exitCode(ctx, p, nil)
+	}
 
 	client, _, err := connect(p, out, e)
 	if err != nil {

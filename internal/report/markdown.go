@@ -440,16 +440,20 @@ func paramValue(v any) string {
 	return string(j)
 }
 
-// images is the hook for the build stage's ko:// → digest list; the plan
-// carries none yet, so the section is skipped.
+// images lists the pipeline's ko:// images and the pushed references
+// the build stage pinned them to.
 func (r *renderer) images(b *strings.Builder) {
-	var images []struct{ Ref, Digest string }
+	images := r.pl.Images
 	if len(images) == 0 {
 		return
 	}
-	b.WriteString("| Image | Digest |\n|---|---|\n")
+	b.WriteString("| Image | Pushed as |\n|---|---|\n")
 	for _, im := range images {
-		fmt.Fprintf(b, "| %s | %s |\n", code(im.Ref, 200), code(im.Digest, 100))
+		note := ""
+		if im.Reused {
+			note = " (unchanged)"
+		}
+		fmt.Fprintf(b, "| %s | %s%s |\n", code(im.Ref, 200), code(im.Digest, 300), note)
 	}
 	b.WriteString("\n")
 }
