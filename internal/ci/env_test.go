@@ -1,0 +1,99 @@
+package ci
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func envOf(vars map[string]string, files map[string]string) Env {
+	return Env{
+		Getenv: func(k string) string { return vars[k] },
+		ReadFile: func(p string) ([]byte, error) {
+			if b, ok := files[p]; ok {
+				return []byte(b), nil
+			}
+			return nil, os.ErrNotExist
+		},
+		Git: func(args ...string) (string, error) {
+			switch args[len(args)-1] {
+			case "HEAD":
+				if len(args) == 2 {
+					return "fedcba9876543210fedcba9876543210fedcba98", nil
+				}
+				return "topic", nil
+			}
+			return "", errors.New("unexpected git call")
+		},
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Parallel()
+	pr := `{"number": 12, "pull_request": {"number": 12, "head": {"sha": "1111111111111111111111111111111111111111", "ref": "feat", "repo": {"full_name": "someone/ml"}}}}`
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		files map[string]string
+		want  Info
+	}{
+		{
+			name: "github push",
+			vars: map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/ml", "GITHUB_SHA": "abcdef0123456789", "GITHUB_REF": "refs/heads/main",
+				"GITHUB_EVENT_NAME": "push", "GITHUB_RUN_ID": "7", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_JOB": "train", "GITHUB_WORKFLOW": "ci",
+				"GITHUB_TOKEN": "ghs_x", "GITHUB_STEP_SUMMARY": "/s", "GITHUB_OUTPUT": "/o"},
+			want: Info{Provider: GitHub, Repo: "acme/ml", SHA: "abcdef0123456789", ShortSHA: "abcdef0", Branch: "main", Event: "push",
+				JobURL: "https://github.com/acme/ml/actions/runs/7/attempts/2", Job: "train", Workflow: "ci", ServerURL: "https://github.com",
+				APIURL: "https://api.github.com", Token: "ghs_x", SummaryPath: "/s", OutputPath: "/o"},
+		},
+		{
+			name: "github pull request from a fork: head commit, number, fork",
+			vars: map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/ml", "GITHUB_SHA": "merge0000000", "GITHUB_REF": "refs/pull/12/merge",
+				"GITHUB_HEAD_REF": "feat", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": "/e.json", "GITHUB_SERVER_URL": "https://ghe.example.com",
+				"GITHUB_API_URL": "https://ghe.example.com/api/v3"},
+			files: map[string]string{"/e.json": pr},
+			want: Info{Provider: GitHub, Repo: "acme/ml", SHA: "1111111111111111111111111111111111111111", ShortSHA: "1111111", Branch: "feat",
+				Event: "pull_request", PR: 12, Fork: true, ServerURL: "https://ghe.example.com", APIURL: "https://ghe.example.com/api/v3"},
+		},
+		{
+			name: "github tag",
+			vars: map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/tags/v1.2.0", "GITHUB_SHA": "abc"},
+			want: Info{Provider: GitHub, SHA: "abc", ShortSHA: "abc", Tag: "v1.2.0", ServerURL: "https://github.com", APIURL: "https://api.github.com"},
+		},
+		{
+			name: "gitlab merge request pipeline",
+			vars: map[string]string{"GITLAB_CI": "true", "CI_PROJECT_PATH": "acme/ml", "CI_COMMIT_SHA": "merge123", "CI_COMMIT_SHORT_SHA": "merge12",
+				"CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "2222222222222222", "CI_MERGE_REQUEST_IID": "5", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feat",
+				"CI_PIPELINE_SOURCE": "merge_request_event", "CI_JOB_URL": "https://gitlab.example.com/acme/ml/-/jobs/9", "KF_RUN_GITLAB_TOKEN": "glpat",
+				"KF_RUN_DOTENV": "kf-run.env"},
+			want: Info{Provider: GitLab, Repo: "acme/ml", SHA: "2222222222222222", ShortSHA: "2222222", Branch: "feat", Event: "merge_request_event", PR: 5,
+				JobURL: "https://gitlab.example.com/acme/ml/-/jobs/9", Token: "glpat", DotenvPath: "kf-run.env"},
+		},
+		{
+			name: "local asks git",
+			want: Info{Provider: Local, SHA: "fedcba9876543210fedcba9876543210fedcba98", ShortSHA: "fedcba9", Branch: "topic"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := FromEnv(envOf(tt.vars, tt.files))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Info (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFromEnvBadPayload(t *testing.T) {
+	t.Parallel()
+	_, err := FromEnv(envOf(map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": "/e.json"}, map[string]string{"/e.json": "{"}))
+	if err == nil {
+		t.Fatal("want an error for a broken event payload")
+	}
+}
