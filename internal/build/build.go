@@ -143,11 +143,7 @@ func Images(ctx context.Context, o Options, targets []Target) ([]Image, error) {
 			o.Log(fmt.Sprintf(format, args...))
 		}
 	}
-	if o.Log != nil {
-		defer routeLog(func(s string) { o.Log("ko: " + s) })()
-	} else {
-		defer routeLog(func(string) {})()
-	}
+	defer routeLog(koLogFilter(o.Log))()
 	scrubProcessEnv(logf)
 
 	s, err := newSession(ctx, o, logf)
@@ -547,7 +543,6 @@ func (s *session) image(ctx context.Context, ip, key string) (Image, error) {
 			return Image{ImportPath: ip, Digest: repo + "@" + d.String(), Reused: true}, nil
 		}
 	}
-	s.logf("building %s%s for %s", Scheme, ip, s.platformList())
 	res, err := s.builder.Build(ctx, Scheme+ip)
 	if err != nil {
 		return Image{}, err
@@ -572,17 +567,6 @@ func (s *session) image(ctx context.Context, ip, key string) (Image, error) {
 	}
 	// Always repo@sha256:..., whatever tags were pushed.
 	return Image{ImportPath: ip, Digest: ref.Context().Digest(d.String()).String()}, nil
-}
-
-func (s *session) platformList() string {
-	if s.all {
-		return "all platforms of the base image"
-	}
-	var ps []string
-	for _, p := range s.platforms {
-		ps = append(ps, p.String())
-	}
-	return strings.Join(ps, ", ")
 }
 
 // stepError names the failed image's steps and pulls out compiler output.

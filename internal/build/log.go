@@ -57,3 +57,28 @@ func routeLog(f func(string)) (restore func()) {
 		}
 	}
 }
+
+// koLogFilter prefixes ko's lines with "ko: " and keeps only the first line
+// of ko's git notes ("git is in a dirty state" with the file list, "no
+// tags"), once per build: ko repeats them for every image and platform.
+func koLogFilter(log func(string)) func(string) {
+	if log == nil {
+		return func(string) {}
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return func(msg string) {
+		first, _, _ := strings.Cut(msg, "\n")
+		if strings.HasPrefix(first, "git ") {
+			mu.Lock()
+			dup := seen[first]
+			seen[first] = true
+			mu.Unlock()
+			if dup {
+				return
+			}
+			msg = first
+		}
+		log("ko: " + msg)
+	}
+}

@@ -114,3 +114,16 @@ builds:
 		t.Error("KO_CONFIG_PATH to a missing file: no error")
 	}
 }
+
+func TestKoLogFilter(t *testing.T) {
+	t.Parallel()
+	var got []string
+	f := koLogFilter(func(s string) { got = append(got, s) })
+	for _, m := range []string{"Building x for linux/amd64", "git is in a dirty state\nPlease check\n M a.go", "git is in a dirty state\nPlease check\n M a.go", "Published y"} {
+		f(m)
+	}
+	want := []string{"ko: Building x for linux/amd64", "ko: git is in a dirty state", "ko: Published y"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
