@@ -45,6 +45,7 @@ Usage:
   kf-run run [--config FILE] [--pipeline NAME]... [--no-wait] [--timeout D]
   kf-run run --spec FILE --host URL [--namespace NS] [--experiment E] [--param k=v]... [--no-wait] [--timeout D]
   kf-run validate [--config FILE | --spec FILE] [--pipeline NAME]... [--param k=v]... [--print]
+  kf-run doctor [--config FILE] [--host URL] [--namespace NS] [--kube-context CTX]
   kf-run version
 
 Run 'kf-run COMMAND --help' for the flags of a command.
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return runCmd(ctx, args[1:], e)
 	case "validate":
 		return validateCmd(args[1:], e)
+	case "doctor":
+		return doctorCmd(ctx, args[1:], e)
 	case "version", "--version":
 		fmt.Fprintf(e.stdout, "kf-run %s\n", version)
 		return exitOK

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/kf-run/kf-run/internal/auth"
 	"github.com/kf-run/kf-run/internal/auth/authtest"
+	"github.com/kf-run/kf-run/internal/kfp"
 )
 
 // upstream is a KFP stand-in that records what each request carried.
@@ -416,4 +416,26 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-var _ = json.Marshal
+func TestHint(t *testing.T) {
+	t.Parallel()
+	c := &auth.Conn{Host: "https://kf.example.com", Mode: auth.ModeToken, Describe: "bearer token from env KF_RUN_TOKEN"}
+	tests := []struct {
+		e         kfp.APIError
+		namespace string
+		want      string
+	}{
+		{kfp.APIError{HTTPStatus: 400, GRPCCode: 3, Message: "An experiment cannot have an empty namespace in multi-user mode"}, "", "set kubeflow.namespace"},
+		{kfp.APIError{HTTPStatus: 400, GRPCCode: 3, Message: "bad filter"}, "", ""},
+		{kfp.APIError{HTTPStatus: 401, GRPCCode: 16, Message: "User identity is empty"}, "ns", "bearer token from env KF_RUN_TOKEN, and the server saw no user"},
+		{kfp.APIError{HTTPStatus: 403, GRPCCode: 7, Message: "User 'bob@x.io' is not authorized"}, "team-b", `user "bob@x.io" (as the server saw it) may not act in team-b`},
+		{kfp.APIError{HTTPStatus: 302, Location: "/dex/auth"}, "", "kf-run sent bearer token"},
+		{kfp.APIError{HTTPStatus: 404, Message: "404 page not found"}, "team-b", "does not end in /pipeline"},
+		{kfp.APIError{HTTPStatus: 404, GRPCCode: 5, Message: "run not found"}, "", ""},
+	}
+	for _, tt := range tests {
+		got := c.Hint(tt.namespace)(&tt.e)
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("%+v: hint %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}

@@ -39,7 +39,8 @@ func (c *Conn) Hint(namespace string) func(*kfp.APIError) string {
 			return sent + ". " + c.fixIdentity()
 		case e.HTTPStatus == http.StatusOK:
 			return "The host answered with a web page, not KFP's API: " + c.hostFix(namespace)
-		case e.HTTPStatus == http.StatusNotFound && strings.Contains(e.Message, "<"):
+		case e.HTTPStatus == http.StatusNotFound && e.GRPCCode == 0:
+			// KFP's own 404s carry grpc code 5; this is a path nobody serves.
 			return "The host has no KFP API there: " + c.hostFix(namespace)
 		}
 		return ""

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kf-run/kf-run/internal/auth"
 	"github.com/kf-run/kf-run/internal/config"
+	"github.com/kf-run/kf-run/internal/kfp"
 )
 
 // EnvVars are the environment variables kf-run reads for the connection,
@@ -17,6 +18,25 @@ var EnvVars = []string{
 	"KF_RUN_OIDC_AUDIENCE", "KF_RUN_KUBE_CONTEXT", "KF_RUN_KUBECONFIG", "KF_RUN_KUBE_SERVICE",
 	"KF_RUN_KUBE_NAMESPACE", "KF_RUN_KUBE_PORT", "KF_RUN_CA_FILE", "KF_RUN_CLIENT_CERT",
 	"KF_RUN_CLIENT_KEY", "KF_RUN_INSECURE_SKIP_VERIFY",
+}
+
+// Connection resolves where KFP is and how to authenticate, from flags >
+// KF_RUN_* env > the config file. Offline (validate) needs no host.
+func Connection(cfg *config.Config, f Flags, getenv func(string) string, offline bool) (kfp.Target, auth.Settings, error) {
+	k := cfg.Kubeflow
+	host, creds, err := credentials(f, getenv, cfg)
+	if err != nil {
+		return kfp.Target{}, creds, err
+	}
+	t := kfp.Target{
+		Host:      host,
+		Namespace: first(f.Namespace, getenv("KF_RUN_NAMESPACE"), k.Namespace.Value),
+		UIURL:     first(getenv("KF_RUN_UI_URL"), k.UIURL.Value),
+	}
+	if t.Host == "" && !offline && !creds.InCluster && !creds.Kube.Set() {
+		return t, creds, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST or --host (or kubeflow.kubernetes.context, KF_RUN_KUBE_CONTEXT or --kube-context)", cfg.Path)
+	}
+	return t, creds, nil
 }
 
 // credentials picks how to reach and authenticate to KFP. The connection

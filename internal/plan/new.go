@@ -10,7 +10,6 @@ import (
 
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/config"
-	"github.com/kf-run/kf-run/internal/kfp"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
 )
 
@@ -104,19 +103,9 @@ func build(in Input) (*Plan, error) {
 	}
 
 	// Target and credentials: flags > env > file.
-	k := cfg.Kubeflow
-	host, creds, err := credentials(f, getenv, cfg)
-	if err != nil {
+	var err error
+	if p.Target, p.Auth, err = Connection(cfg, f, getenv, in.Offline); err != nil {
 		return nil, err
-	}
-	p.Target = kfp.Target{
-		Host:      host,
-		Namespace: first(f.Namespace, getenv("KF_RUN_NAMESPACE"), k.Namespace.Value),
-		UIURL:     first(getenv("KF_RUN_UI_URL"), k.UIURL.Value),
-	}
-	p.Auth = creds
-	if p.Target.Host == "" && !in.Offline && !creds.InCluster && !creds.Kube.Set() {
-		return nil, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST or --host (or kubeflow.kubernetes.context, KF_RUN_KUBE_CONTEXT or --kube-context)", cfg.Path)
 	}
 	p.Secrets = append(append(p.Secrets, cfg.Secrets...), p.Auth.Secrets()...)
 	if in.CI.Token != "" {

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/kf-run/kf-run/internal/ci"
+	"github.com/kf-run/kf-run/internal/config"
+	"github.com/kf-run/kf-run/internal/console"
+	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/plan"
+)
+
+const doctorHelp = `Usage: kf-run doctor [--config FILE] [--host URL] [--namespace NS] [--kube-context CTX]
+
+Checks the connection to Kubeflow without submitting anything: which mode
+the settings select, whether KFP answers, whether it accepts the
+credentials, and whether the identity may use the namespace. It prints
+what works and what to fix. The config file is optional (flags and
+KF_RUN_* env suffice); its pipelines are not read.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 the settings are wrong.
+`
+
+// doctorCmd runs the checks in order and stops at the first that fails,
+// since each needs the one before.
+func doctorCmd(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	var c commonFlags
+	fs.StringVar(&c.config, "config", "", "config file (default kf-run.yaml when present)")
+	fs.StringVar(&c.Host, "host", "", "KFP API URL (env KF_RUN_HOST)")
+	fs.StringVar(&c.Namespace, "namespace", "", "Kubeflow profile namespace (env KF_RUN_NAMESPACE)")
+	fs.StringVar(&c.KubeContext, "kube-context", "", "kubeconfig context (env KF_RUN_KUBE_CONTEXT)")
+	if code, ok := parse(fs, args, e, doctorHelp); !ok {
+		return code
+	}
+	info, _ := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile})
+	out := console.New(e.stdout, info.Provider, false)
+	cfg, err := doctorConfig(c.config, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kf-run doctor: %v\n", err)
+		return exitUsage
+	}
+	out.Mask(cfg.Secrets...)
+	target, settings, err := plan.Connection(cfg, c.Flags, e.getenv, false)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kf-run doctor: %v\n", err)
+		return exitUsage
+	}
+	out.Mask(settings.Secrets()...)
+	p := &plan.Plan{Target: target, Auth: settings}
+	client, conn, err := connect(p, out, e)
+	if err != nil {
+		out.Printf("FAIL  settings   %v", err)
+		return exitUsage
+	}
+	out.Printf("ok    settings   %s mode: %s", conn.Mode, conn.Describe)
+	out.Printf("      host       %s", conn.Host)
+	if target.Namespace != "" {
+		out.Printf("      namespace  %s", target.Namespace)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	multi, err := client.Healthz(ctx)
+	var ae *kfp.APIError
+	switch {
+	case err == nil:
+		out.Printf("ok    reach      KFP answers (multi-user: %t)", multi)
+	case errors.As(err, &ae) && ae.Err == nil && (ae.HTTPStatus == http.StatusUnauthorized || ae.HTTPStatus == http.StatusForbidden || (ae.HTTPStatus >= 300 && ae.HTTPStatus < 400)):
+		// A front answered; whether KFP is behind it is for the next check.
+		out.Printf("ok    reach      %s answers (HTTP %d before KFP)", conn.Host, ae.HTTPStatus)
+	default:
+		out.Printf("FAIL  reach      %v", err)
+		return exitError
+	}
+	if multi && target.Namespace == "" {
+		out.Printf("FAIL  namespace  KFP is multi-user: set kubeflow.namespace, KF_RUN_NAMESPACE or --namespace to your Kubeflow profile namespace")
+		return exitError
+	}
+
+	// Read-only: look an experiment up in the namespace.
+	_, err = client.FindExperiment(ctx, "kf-run-doctor")
+	switch {
+	case err == nil:
+		who := "the server does not say who it saw"
+		if conn.Identity != "" {
+			who = "as " + conn.Identity
+		}
+		out.Printf("ok    auth       credentials accepted (%s)", who)
+		if target.Namespace != "" {
+			out.Printf("ok    access     may list experiments in namespace %s", target.Namespace)
+		} else {
+			out.Printf("ok    access     may list experiments")
+		}
+	case errors.As(err, &ae) && (ae.HTTPStatus == http.StatusForbidden || ae.GRPCCode == kfp.CodePermissionDenied):
+		out.Printf("ok    auth       credentials accepted")
+		out.Printf("FAIL  access     %v", err)
+		return exitError
+	case errors.As(err, &ae) && ae.HTTPStatus == http.StatusBadRequest:
+		out.Printf("FAIL  namespace  %v", err)
+		return exitError
+	default:
+		out.Printf("FAIL  auth       %v", err)
+		return exitError
+	}
+	out.Printf("All checks passed: kf-run can submit to %s.", conn.Host)
+	return exitOK
+}
+
+// doctorConfig loads the config file when there is one. Without one, the
+// connection comes from flags and env alone.
+func doctorConfig(path string, e env) (*config.Config, error) {
+	explicit := path != ""
+	if !explicit {
+		path = config.DefaultFile
+	}
+	if _, err := os.Stat(path); err != nil && !explicit {
+		return &config.Config{Path: "(no config file)"}, nil
+	}
+	cfg, err := config.Load(path, e.lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
