@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -331,6 +332,13 @@ func newSession(ctx context.Context, o Options, logf func(string, ...any)) (*ses
 		auth.Registry = repoRef.RegistryStr()
 	}
 	s.kc = newKeychain(auth)
+	if o.Insecure && o.Transport == nil {
+		// Unverified TLS for our own calls (base images, skip-cache HEADs);
+		// publish.Insecure does the same for the pushes.
+		t := remote.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only when images.insecure asks
+		o.Transport = t
+	}
 	s.ropt = []remote.Option{remote.WithAuthFromKeychain(s.kc), remote.WithUserAgent(first(o.UserAgent, "kf-run"))}
 	if o.Transport != nil {
 		s.ropt = append(s.ropt, remote.WithTransport(o.Transport))
