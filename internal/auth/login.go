@@ -157,6 +157,9 @@ func (l *login) signIn(ctx context.Context) error {
 	if !sawForm {
 		return fail("no Dex login form on the way (%s); set login_url to the page that leads to it, or use a token", page.status())
 	}
+	if page.code == http.StatusUnauthorized || page.code == http.StatusForbidden || page.code >= 500 {
+		return fail("the front refused the login on the way back (%s)", page.status())
+	}
 	var names []string
 	for _, ck := range jar.Cookies(l.host) {
 		names = append(names, ck.Name)

@@ -36,7 +36,7 @@ func TestConnection(t *testing.T) {
 		{name: "file token", cfg: file("  host: https://kf/pipeline\n  auth: {token: \"${TOK}\"}\n"),
 			host: "https://kf/pipeline", want: auth.Settings{Token: "ftok", From: "kf-run.yaml kubeflow.auth.token"}},
 		{name: "env token over file login", cfg: file("  host: https://kf/pipeline\n  auth: {username: \"${USER}\", password: \"${PW}\"}\n"),
-			env: map[string]string{"KF_RUN_TOKEN": "etok", "KF_RUN_HOST": "https://other/pipeline"},
+			env:  map[string]string{"KF_RUN_TOKEN": "etok", "KF_RUN_HOST": "https://other/pipeline"},
 			host: "https://other/pipeline", want: auth.Settings{Token: "etok", From: "env KF_RUN_TOKEN"}},
 		{name: "flag host over env", cfg: file("  host: https://kf/pipeline\n"), flags: Flags{Host: "http://flag"},
 			env: map[string]string{"KF_RUN_HOST": "http://env"}, host: "http://flag"},
@@ -91,8 +91,8 @@ func TestConfigRefusesTwoModes(t *testing.T) {
 	for src, want := range map[string]string{
 		"  auth: {token: \"${TOK}\", username: u, password: \"${PW}\"}\n": "token and username exclude each other",
 		"  host: http://h\n  kubernetes: {context: c}\n":                  "host and kubernetes exclude each other",
-		"  auth: {password: \"literal\"}\n":                                "written literally",
-		"  tls: {cert_file: /c}\n":                                         "cert_file and key_file go together",
+		"  auth: {password: \"literal\"}\n":                               "written literally",
+		"  tls: {cert_file: /c}\n":                                        "cert_file and key_file go together",
 	} {
 		_, err := config.Parse("kf-run.yaml", []byte("kubeflow:\n"+src+"pipelines: [{name: p, spec: x.yaml}]\n"), func(k string) (string, bool) {
 			v, ok := map[string]string{"PW": "pw", "TOK": "t"}[k]

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Generation is which Kubeflow login front is mirrored.
@@ -58,6 +59,7 @@ type Front struct {
 	o   FrontOptions
 	srv *httptest.Server
 	up  *httputil.ReverseProxy
+	key *signer
 
 	mu       sync.Mutex
 	authReqs map[string]*authReq // Dex auth requests by id
@@ -87,14 +89,16 @@ func NewFront(o FrontOptions) *Front {
 	if err != nil {
 		panic(err)
 	}
-	f := &Front{o: o, authReqs: map[string]*authReq{}, codes: map[string]string{}, sessions: map[string]*session{}}
+	f := &Front{o: o, key: newSigner(), authReqs: map[string]*authReq{}, codes: map[string]string{}, sessions: map[string]*session{}}
 	f.up = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(up)
 		r.Out.URL.Path, r.Out.URL.RawPath = r.In.URL.Path, r.In.URL.RawPath
 		r.Out.Host = up.Host
 	}}
-	f.srv = httptest.NewServer(f)
-	f.URL = f.srv.URL
+	// Fields the handler reads are set before it can run.
+	f.srv = httptest.NewUnstartedServer(f)
+	f.URL = "http://" + f.srv.Listener.Addr().String()
+	f.srv.Start()
 	return f
 }
 
@@ -131,6 +135,16 @@ func (f *Front) callbackPath() string {
 
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
+	case p == "/dex/.well-known/openid-configuration":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(discovery(f.Issuer(), "/auth", "/token", "/keys", "/userinfo"))
+	case p == "/dex/keys":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(f.key.jwks())
+	case p == "/dex/token":
+		f.dexToken(w, r)
+	case p == "/dex/userinfo":
+		f.dexUserinfo(w, r)
 	case p == "/dex/auth":
 		f.dexAuth(w, r)
 	case p == "/dex/auth/local":
@@ -143,9 +157,64 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.callback(w, r)
 	case p == "/oauth2/start" && f.o.Generation == OAuth2Proxy:
 		f.startLogin(w, r, r.URL.Query().Get("rd"))
+	case f.o.Upstream == "":
+		http.NotFound(w, r) // Dex alone: the issuer of another front
 	default:
 		f.proxy(w, r)
 	}
+}
+
+// Issuer is the front's Dex as an OpenID provider (discovery, keys, token
+// endpoint), for a real front such as oauth2-proxy: https://HOST/dex.
+func (f *Front) Issuer() string { return f.URL + "/dex" }
+
+// dexToken exchanges a code for an ID token, as Dex's token endpoint does.
+func (f *Front) dexToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.PostFormValue("grant_type") != "authorization_code" {
+		http.Error(w, `{"error":"unsupported_grant_type"}`, http.StatusBadRequest)
+		return
+	}
+	client, _, ok := r.BasicAuth()
+	if !ok {
+		client = r.PostFormValue("client_id")
+	}
+	f.mu.Lock()
+	user, ok := f.codes[r.PostFormValue("code")]
+	delete(f.codes, r.PostFormValue("code"))
+	f.mu.Unlock()
+	if !ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"Invalid or expired code parameter."}`))
+		return
+	}
+	now := time.Now()
+	idt := f.key.sign(map[string]any{"iss": f.Issuer(), "sub": hex.EncodeToString([]byte(user)), "aud": client,
+		"exp": now.Add(24 * time.Hour).Unix(), "iat": now.Unix(), "email": user, "email_verified": true, "name": user, "groups": []string{}})
+	f.mu.Lock()
+	f.logins++
+	f.issued = append(f.issued, idt)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	at := "at-" + randID()
+	f.mu.Lock()
+	f.codes[at] = user // the access token, for userinfo
+	f.issued = append(f.issued, at)
+	f.mu.Unlock()
+	_, _ = w.Write(mustJSON(map[string]any{"access_token": at, "token_type": "bearer", "expires_in": 86399, "id_token": idt}))
+}
+
+func (f *Front) dexUserinfo(w http.ResponseWriter, r *http.Request) {
+	at, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	f.mu.Lock()
+	user, ok := f.codes[at]
+	f.mu.Unlock()
+	if !ok || !strings.HasPrefix(at, "at-") {
+		http.Error(w, "Invalid bearer token.", http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(mustJSON(map[string]any{"sub": hex.EncodeToString([]byte(user)), "email": user, "email_verified": true, "name": user, "groups": []string{}}))
 }
 
 func (f *Front) proxy(w http.ResponseWriter, r *http.Request) {

@@ -1,22 +1,20 @@
 package authtest
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"time"
 )
 
 // GitHubOIDC is the Actions runtime's ID-token endpoint: GET
 // ACTIONS_ID_TOKEN_REQUEST_URL&audience=AUD with the request token as
-// bearer answers {"value": JWT}. Its JWTs are HS256 with a key of its own,
-// and Verify plays the relying party (an edge that checks iss, aud, exp).
+// bearer answers {"value": JWT}. Its JWTs are RS256, with the issuer's
+// discovery document and JWKS served beside (Issuer/.well-known/...), so a
+// real edge (oauth2-proxy --extra-jwt-issuers) can verify them; Verify
+// plays that edge in-process.
 type GitHubOIDC struct {
 	RequestURL   string // ACTIONS_ID_TOKEN_REQUEST_URL (with ?api-version=2.0)
 	RequestToken string // ACTIONS_ID_TOKEN_REQUEST_TOKEN
@@ -25,24 +23,27 @@ type GitHubOIDC struct {
 	// mints a new one for every request.
 	TTL time.Duration
 
+	// Issuer is the iss claim: this server's URL (github.com's is
+	// https://token.actions.githubusercontent.com).
+	Issuer string
+
 	srv *httptest.Server
-	key []byte
+	key *signer
 
 	mu     sync.Mutex
 	minted []string
 }
 
-// Issuer is the iss claim, as on github.com.
-const Issuer = "https://token.actions.githubusercontent.com"
-
 // NewGitHubOIDC starts the endpoint; Close it when done.
 func NewGitHubOIDC(subject string, ttl time.Duration) *GitHubOIDC {
-	g := &GitHubOIDC{Subject: subject, TTL: ttl, key: make([]byte, 32), RequestToken: "ghreq-" + randID()}
-	_, _ = rand.Read(g.key)
+	g := &GitHubOIDC{Subject: subject, TTL: ttl, key: newSigner(), RequestToken: "ghreq-" + randID()}
 	if g.TTL == 0 {
 		g.TTL = 5 * time.Minute
 	}
-	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
+	// Fields the handler reads are set before it can run.
+	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(g.serve))
+	g.Issuer = "http://" + g.srv.Listener.Addr().String()
+	g.srv.Start()
 	g.RequestURL = g.srv.URL + "/_apis/distributedtask/hubs/build/plans/p/jobs/j/idtoken?api-version=2.0"
 	return g
 }
@@ -58,6 +59,16 @@ func (g *GitHubOIDC) Minted() []string {
 }
 
 func (g *GitHubOIDC) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/.well-known/openid-configuration":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(discovery(g.Issuer, "/authorize", "/token", "/.well-known/jwks", "/userinfo"))
+		return
+	case "/.well-known/jwks":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(g.key.jwks())
+		return
+	}
 	if r.Header.Get("Authorization") != "Bearer "+g.RequestToken {
 		http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
 		return
@@ -71,7 +82,7 @@ func (g *GitHubOIDC) serve(w http.ResponseWriter, r *http.Request) {
 		aud = "https://github.com/acme"
 	}
 	now := time.Now()
-	tok := g.sign(map[string]any{"iss": Issuer, "aud": aud, "sub": g.Subject, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(g.TTL).Unix(), "jti": randID()})
+	tok := g.key.sign(map[string]any{"iss": g.Issuer, "aud": aud, "sub": g.Subject, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(g.TTL).Unix(), "jti": randID()})
 	g.mu.Lock()
 	g.minted = append(g.minted, tok)
 	g.mu.Unlock()
@@ -79,38 +90,19 @@ func (g *GitHubOIDC) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"value": tok})
 }
 
-func (g *GitHubOIDC) sign(claims map[string]any) string {
-	h := b64(mustJSON(map[string]string{"alg": "HS256", "typ": "JWT"}))
-	p := b64(mustJSON(claims))
-	m := hmac.New(sha256.New, g.key)
-	m.Write([]byte(h + "." + p))
-	return h + "." + p + "." + b64(m.Sum(nil))
-}
-
 // Verify checks a token's signature, issuer, audience and expiry and
 // returns its subject.
 func (g *GitHubOIDC) Verify(tok, audience string) (string, bool) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
+	c, ok := g.key.verify(tok)
+	if !ok {
 		return "", false
 	}
-	m := hmac.New(sha256.New, g.key)
-	m.Write([]byte(parts[0] + "." + parts[1]))
-	if !hmac.Equal([]byte(b64(m.Sum(nil))), []byte(parts[2])) {
+	exp, _ := c["exp"].(float64)
+	if c["iss"] != g.Issuer || c["aud"] != audience || time.Now().Unix() >= int64(exp) {
 		return "", false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", false
-	}
-	var c struct {
-		Iss, Aud, Sub string
-		Exp           int64
-	}
-	if json.Unmarshal(b, &c) != nil || c.Iss != Issuer || c.Aud != audience || time.Now().Unix() >= c.Exp {
-		return "", false
-	}
-	return c.Sub, true
+	sub, _ := c["sub"].(string)
+	return sub, true
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
