@@ -273,6 +273,13 @@ func inClusterToken(o Options) string {
 	return ""
 }
 
+// permanent marks an error that a retry cannot fix (a refused login, an
+// ID-token request the runner refused); kfp does not retry it.
+type permanent struct{ error }
+
+func (p permanent) Permanent() bool { return true }
+func (p permanent) Unwrap() error   { return p.error }
+
 // extra adds the configured headers and cookies to every attempt.
 type extra struct {
 	next    http.RoundTripper

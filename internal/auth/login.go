@@ -123,11 +123,14 @@ func (l *login) signIn(ctx context.Context) error {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Transport: l.next, Jar: jar, Timeout: 60 * time.Second}
 	fail := func(format string, a ...any) error {
-		return fmt.Errorf("Dex login as %s at %s: %s", l.user, l.start.Redacted(), fmt.Sprintf(format, a...))
+		return permanent{fmt.Errorf("Dex login as %s at %s: %s", l.user, l.start.Redacted(), fmt.Sprintf(format, a...))}
+	}
+	transient := func(err error) error { // the network: worth another attempt
+		return fmt.Errorf("Dex login as %s at %s: %w", l.user, l.start.Redacted(), err)
 	}
 	page, err := fetch(ctx, c, http.MethodGet, l.start, nil)
 	if err != nil {
-		return fail("%v", err)
+		return transient(err)
 	}
 	sawForm := false
 	for range 6 {
@@ -151,7 +154,7 @@ func (l *login) signIn(ctx context.Context) error {
 			break
 		}
 		if err != nil {
-			return fail("%v", err)
+			return transient(err)
 		}
 	}
 	if !sawForm {

@@ -60,7 +60,11 @@ func (m *oidcMinter) get(refresh bool) (string, error) {
 		Value string `json:"value"`
 	}
 	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &v) != nil || v.Value == "" {
-		return "", fmt.Errorf("GitHub OIDC: the ID-token endpoint answered HTTP %d without a token (does the job have `permissions: id-token: write`?)", res.StatusCode)
+		err := fmt.Errorf("GitHub OIDC: the ID-token endpoint answered HTTP %d without a token (does the job have `permissions: id-token: write`?)", res.StatusCode)
+		if res.StatusCode >= 400 && res.StatusCode < 500 && res.StatusCode != http.StatusTooManyRequests {
+			return "", permanent{err}
+		}
+		return "", err
 	}
 	m.onSecret(v.Value)
 	m.tok, m.exp = v.Value, jwtExpiry(v.Value, m.now())

@@ -182,6 +182,11 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	}
 	unsafe, _ := ctx.Value(unsafeKey{}).(bool)
 	if err != nil {
+		// The transport says when trying again cannot help (a refused login).
+		var p interface{ Permanent() bool }
+		if errors.As(err, &p) && p.Permanent() {
+			return false, nil
+		}
 		if unsafe {
 			var op *net.OpError
 			return errors.As(err, &op) && op.Op == "dial", nil

@@ -330,3 +330,37 @@ func TestTasksPicksIRTasks(t *testing.T) {
 		t.Errorf("Tasks (-want +got):\n%s", diff)
 	}
 }
+
+type permanentErr struct{}
+
+func (permanentErr) Error() string   { return "login refused" }
+func (permanentErr) Permanent() bool { return true }
+
+// A transport error that says retrying cannot help (a refused login) is
+// returned at once; other transport errors of a read are retried.
+func TestPermanentTransportErrorNotRetried(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{{permanentErr{}, 1}, {errors.New("connection reset"), 3}} {
+		var mu sync.Mutex
+		n := 0
+		rt := roundTripFunc(func(*http.Request) (*http.Response, error) {
+			mu.Lock()
+			n++
+			mu.Unlock()
+			return nil, tc.err
+		})
+		c, err := New(Target{Host: "http://127.0.0.1:1"}, Options{Transport: rt, RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.GetRun(context.Background(), "r1"); err == nil || !strings.Contains(err.Error(), tc.err.Error()) {
+			t.Errorf("err = %v", err)
+		}
+		if n != tc.want {
+			t.Errorf("%v: %d attempts, want %d", tc.err, n, tc.want)
+		}
+	}
+}
