@@ -521,16 +521,17 @@ func (s *session) baseFor(ctx context.Context, ip string) *baseEntry {
 	return e
 }
 
-// config is the build config ko uses for ip: its builds[] entry's env,
-// flags and ldflags, each falling back to the defaults.
+// config is the env, flags and ldflags ko v0.18.1 builds ip with: its
+// builds[] entry's, env and ldflags falling back to the defaults. ko appends
+// -trimpath to the entry's flags before that fallback, so defaultFlags never
+// apply (gobuild.go configForImportPath); mirrored here so the cache warm-up
+// compiles exactly what ko then links.
 func (s *session) config(ip string) (env, flags, ldflags []string) {
 	c := s.builds[ip]
-	env, flags, ldflags = c.Env, c.Flags, c.Ldflags
+	env, ldflags = c.Env, c.Ldflags
+	flags = append(slices.Clone([]string(c.Flags)), "-trimpath")
 	if len(env) == 0 {
 		env = s.ko.DefaultEnv
-	}
-	if len(flags) == 0 {
-		flags = s.ko.DefaultFlags
 	}
 	if len(ldflags) == 0 {
 		ldflags = s.ko.DefaultLdflags

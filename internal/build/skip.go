@@ -47,7 +47,6 @@ func (s *session) keys(ctx context.Context, ips []string) map[string]string {
 	var groups []*group
 	for _, ip := range ips {
 		env, flags, _ := s.config(ip)
-		flags = append([]string{"-trimpath"}, flags...)
 		i := slices.IndexFunc(groups, func(g *group) bool { return slices.Equal(g.flags, flags) && slices.Equal(g.env, env) })
 		if i < 0 {
 			groups = append(groups, &group{flags: flags, env: env})
