@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -157,9 +158,24 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 			return "", s, fmt.Errorf("KF_RUN_INSECURE_SKIP_VERIFY=%q: want true or false", v)
 		}
 	}
-	if s.Mode() == auth.ModeNone && len(s.Headers)+len(s.Cookies) == 0 && getenv("KUBERNETES_SERVICE_HOST") != "" {
+	// The pod's own token goes only to KFP inside the cluster (or wherever
+	// KF_PIPELINES_SA_TOKEN_PATH says it is meant for), never to a host
+	// outside it by accident.
+	if s.Mode() == auth.ModeNone && len(s.Headers)+len(s.Cookies) == 0 && getenv("KUBERNETES_SERVICE_HOST") != "" &&
+		(host == "" || clusterLocal(host) || getenv("KF_PIPELINES_SA_TOKEN_PATH") != "") {
 		s.InCluster = true
 		s.From = "in cluster"
 	}
 	return host, s, nil
+}
+
+// clusterLocal reports whether host names a Kubernetes service: a bare
+// name, or one under .svc or .cluster.local.
+func clusterLocal(host string) bool {
+	u, err := url.Parse(host)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	return h != "" && (!strings.Contains(h, ".") || strings.HasSuffix(h, ".svc") || strings.HasSuffix(h, ".cluster.local"))
 }
