@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -298,4 +299,59 @@ func TestAuthKubeconfig(t *testing.T) {
 	if d.code != 2 || !strings.Contains(d.stdout+d.stderr, `no context "nope"`) {
 		t.Errorf("unknown context: want exit 2:\n%s", d)
 	}
+}
+
+// A pull request whose pipeline fails and whose step log prints the
+// credentials: the comment, the summary, the outputs and the log show
+// neither the bearer token nor the Dex password nor the session cookie.
+func TestAuthSecretsStayOutOfReports(t *testing.T) {
+	t.Parallel()
+	s := startMultiUser(t)
+	const pass = "report-pass-0c1d2e"
+	f := authtest.NewFront(authtest.FrontOptions{Generation: authtest.AuthService, Upstream: s.Root, Users: map[string]string{alice: pass}})
+	defer f.Close()
+	gh := &fakeGitHub{t: t}
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	dir := t.TempDir()
+	event := writeFile(t, filepath.Join(dir, "event.json"), `{"number":7,"pull_request":{"number":7,"head":{"sha":"feedfacefeedfacefeedfacefeedfacefeedface","ref":"feature","repo":{"full_name":"acme/ml"}}}}`)
+	summary, output := filepath.Join(dir, "summary.md"), filepath.Join(dir, "out")
+	name := uniq(t, "leak")
+	// The step's log and the failure message echo the password.
+	s.call(t, "POST", "/_sandbox/scripts", map[string]any{"run_name": name, "tasks": map[string]any{
+		"ingest": map[string]any{"outcome": "fail", "message": "login with " + pass + " failed", "log": []string{"password=" + pass, "token " + aliceTok}},
+	}}, nil)
+	env := []string{
+		"GITHUB_ACTIONS=true", "GITHUB_REPOSITORY=acme/ml", "GITHUB_SHA=0000000000000000000000000000000000000000",
+		"GITHUB_REF=refs/pull/7/merge", "GITHUB_HEAD_REF=feature", "GITHUB_EVENT_NAME=pull_request", "GITHUB_EVENT_PATH=" + event,
+		"GITHUB_RUN_ID=99", "GITHUB_JOB=train", "GITHUB_WORKFLOW=ci", "GITHUB_API_URL=" + srv.URL, "GITHUB_TOKEN=ghs_e2etoken",
+		"GITHUB_STEP_SUMMARY=" + summary, "GITHUB_OUTPUT=" + output,
+		"KF_RUN_HOST=" + f.URL + "/pipeline", "KF_RUN_NAMESPACE=team-a", "KF_RUN_USERNAME=" + alice, "KF_RUN_PASSWORD=" + pass,
+		// Not sent (a login is configured), but a secret all the same.
+		"KF_FAKE_TOKEN=" + aliceTok,
+	}
+	cfg := writeFile(t, filepath.Join(dir, "kf-run.yaml"), `kubeflow:
+  auth:
+    headers: {X-Unused-Token: "${KF_FAKE_TOKEN}"}
+pipelines:
+  - name: train
+    spec: `+example(t, "train/pipeline.yaml")+`
+    run_name: `+name+`
+    parameters: {dataset: x}
+`)
+	r := kfRun(context.Background(), t, dir, env, "run", "--config", cfg)
+	if r.code != 3 {
+		t.Fatalf("want exit 3 (the run failed):\n%s", r)
+	}
+	gh.mu.Lock()
+	var bodies []string
+	for _, c := range gh.comments {
+		bodies = append(bodies, c["body"].(string))
+	}
+	gh.mu.Unlock()
+	if len(bodies) != 1 || !strings.Contains(bodies[0], "FAILED") {
+		t.Fatalf("want one comment about the failed run: %q", bodies)
+	}
+	comment := writeFile(t, filepath.Join(dir, "comment.md"), strings.Join(bodies, "\n"))
+	noLeak(t, r, []string{summary, output, comment}, append(f.Sessions(), pass, aliceTok, "ghs_e2etoken")...)
 }
