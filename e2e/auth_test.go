@@ -253,7 +253,8 @@ func TestAuthGitHubOIDC(t *testing.T) {
 
 // A kubeconfig context reaches ml-pipeline through the Kubernetes API
 // server's service proxy (a loopback HTTPS server in front of the
-// standalone sandbox), with a token and with a client certificate.
+// standalone sandbox), with a token, a client certificate and an exec
+// credential plugin.
 func TestAuthKubeconfig(t *testing.T) {
 	t.Parallel()
 	k := authtest.NewKubeAPI(shared.URL, "kubeflow/ml-pipeline:8888")
@@ -267,6 +268,7 @@ func TestAuthKubeconfig(t *testing.T) {
 	}{
 		{"token", "system:serviceaccount:ci:kf-run", []string{"KF_RUN_KUBECONFIG=" + k.KubeconfigToken(dir), "KF_RUN_KUBE_CONTEXT=kf"}, nil},
 		{"client cert", "ci-bot", []string{"KUBECONFIG=" + k.KubeconfigCert(dir, "ci-bot")}, []string{"--kube-context", "kf"}},
+		{"exec plugin", "system:serviceaccount:ci:kf-run", []string{"KF_RUN_KUBECONFIG=" + k.KubeconfigExec(dir), "KF_RUN_KUBE_CONTEXT=kf"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -335,6 +335,7 @@ func TestKubeconfig(t *testing.T) {
 	}{
 		{"token", k.KubeconfigToken(dir), "system:serviceaccount:ci:kf-run"},
 		{"cert", k.KubeconfigCert(dir, "ci-bot"), "ci-bot"},
+		{"exec plugin", k.KubeconfigExec(dir), "system:serviceaccount:ci:kf-run"},
 	} {
 		var got secrets
 		c, err := auth.Connect("", auth.Settings{Kube: auth.Kube{Kubeconfig: tc.path, Context: "kf"}, Headers: map[string]string{"kubeflow-userid": "alice@example.com"}}, auth.Options{OnSecret: got.add})

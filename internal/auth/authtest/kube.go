@@ -169,6 +169,21 @@ func (k *KubeAPI) KubeconfigCert(dir, cn string) string {
 	return k.write(dir, "cert.kubeconfig", fmt.Sprintf("    client-certificate: %s/client.crt\n    client-key: %s/client.key\n", dir, dir))
 }
 
+// KubeconfigExec writes a kubeconfig whose context "kf" gets the token
+// from an exec credential plugin (a shell script, as gke-gcloud-auth-plugin
+// or aws eks get-token would be).
+func (k *KubeAPI) KubeconfigExec(dir string) string {
+	plugin := dir + "/credential-plugin.sh"
+	must(os.WriteFile(plugin, []byte(`#!/bin/sh
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"`+k.Token+`"}}'
+`), 0o700))
+	return k.write(dir, "exec.kubeconfig", fmt.Sprintf(`    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: %s
+      interactiveMode: Never
+`, plugin))
+}
+
 func (k *KubeAPI) write(dir, name, user string) string {
 	must(os.WriteFile(dir+"/ca.crt", k.CA.PEM, 0o600))
 	cfg := fmt.Sprintf(`apiVersion: v1
