@@ -178,6 +178,9 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 	}
 	mode := s.Mode()
 	if mode == ModeKube {
+		if s.TLS != (TLS{}) {
+			return nil, errors.New("kubeflow.tls does not apply to a kubeconfig context: its cluster entry has the TLS settings")
+		}
 		c, err := connectKube(host, s, o)
 		if err != nil {
 			return nil, err

@@ -364,6 +364,9 @@ func TestKubeconfig(t *testing.T) {
 	if _, err := auth.Connect("", auth.Settings{Kube: auth.Kube{Kubeconfig: k.KubeconfigToken(dir), Context: "nope"}}, auth.Options{}); err == nil || !strings.Contains(err.Error(), `no context "nope"`) {
 		t.Errorf("unknown context: %v", err)
 	}
+	if _, err := auth.Connect("", auth.Settings{Kube: auth.Kube{Context: "kf"}, TLS: auth.TLS{CAFile: "/ca"}}, auth.Options{}); err == nil {
+		t.Error("kubeflow.tls with a context: no error")
+	}
 	if _, err := auth.Connect("http://x", auth.Settings{Kube: auth.Kube{Context: "kf"}}, auth.Options{}); err == nil {
 		t.Error("host and context together: no error")
 	}
