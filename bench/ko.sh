@@ -8,6 +8,7 @@
 #
 #   bench/ko.sh                         # linux/amd64
 #   PLATFORMS=linux/amd64,linux/arm64 bench/ko.sh
+#   CASES="kfbuild kobuild" bench/ko.sh  # a subset, in this order
 #
 # Needs Go and the Go module proxy (for `go install ko`); no Docker, no
 # internet registry: a loopback registry seeded with a tiny base image.
@@ -17,6 +18,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PLATFORMS=${PLATFORMS:-linux/amd64}
+CASES=${CASES:-gobuild kobuild kfbuild}
 N=10
 
 echo "# tools (not timed)"
@@ -89,7 +91,7 @@ kobuild() { (cd "$MOD" && KO_DOCKER_REPO=$REG/ko KO_DEFAULTBASEIMAGE=$REG/base/s
 kfbuild() { "$WORK/bin/kfbuild" -q -C "$MOD" -repo "$REG/kf" -base "$REG/base/static:latest" -platform "$PLATFORMS" "${REFS[@]}"; }
 
 echo "# $N components, platforms $PLATFORMS, $(nproc) cores, $(go version | cut -d' ' -f3)"
-for c in gobuild kobuild kfbuild; do
+for c in $CASES; do
 	export GOCACHE=$WORK/gocache-$c
 	rm -rf "$GOCACHE"
 	start_registry
@@ -97,8 +99,8 @@ for c in gobuild kobuild kfbuild; do
 	run_case "$c" warm "$c"; echo "   $(uploads)"
 done
 
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+ratio() { [ -n "$1" ] && [ -n "$2" ] && echo "$1 / $2" | bc -l | xargs printf '%.2f' || echo "-"; }
 echo
 echo "# ratios (kf-run build stage / other)"
-echo "cold: vs ko build $(ratio "${T[kfbuild-cold]}" "${T[kobuild-cold]}")x   vs go build $(ratio "${T[kfbuild-cold]}" "${T[gobuild-cold]}")x"
-echo "warm: vs ko build $(ratio "${T[kfbuild-warm]}" "${T[kobuild-warm]}")x   vs go build $(ratio "${T[kfbuild-warm]}" "${T[gobuild-warm]}")x"
+echo "cold: vs ko build $(ratio "${T[kfbuild-cold]:-}" "${T[kobuild-cold]:-}")x   vs go build $(ratio "${T[kfbuild-cold]:-}" "${T[gobuild-cold]:-}")x"
+echo "warm: vs ko build $(ratio "${T[kfbuild-warm]:-}" "${T[kobuild-warm]:-}")x   vs go build $(ratio "${T[kfbuild-warm]:-}" "${T[gobuild-warm]:-}")x"
