@@ -179,7 +179,8 @@ func TestAuthDexLogin(t *testing.T) {
 				t.Errorf("the password is not masked first:\n%s", r)
 			}
 			d := kfRun(context.Background(), t, dir, env, "doctor")
-			if d.code != 0 || !strings.Contains(d.stdout, "as "+alice) {
+			cookie := map[authtest.Generation]string{authtest.AuthService: "authservice_session (oidc-authservice", authtest.OAuth2Proxy: "oauth2_proxy_kubeflow (oauth2-proxy"}[gen]
+			if d.code != 0 || !strings.Contains(d.stdout, "as "+alice) || !strings.Contains(d.stdout, cookie) {
 				t.Errorf("doctor: want exit 0 and the user:\n%s", d)
 			}
 			noLeak(t, r, []string{summary, output}, append(f.Sessions(), pass)...)

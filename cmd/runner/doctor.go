@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kf-run/kf-run/internal/ci"
@@ -93,6 +94,9 @@ func doctorCmd(ctx context.Context, args []string, e env) int {
 			who = "as " + conn.Identity
 		}
 		out.Printf("ok    auth       credentials accepted (%s)", who)
+		if conn.SessionCookies != nil {
+			out.Printf("      session    cookie %s", sessionKind(conn.SessionCookies()))
+		}
 		if target.Namespace != "" {
 			out.Printf("ok    access     may list experiments in namespace %s", target.Namespace)
 		} else {
@@ -128,4 +132,17 @@ func doctorConfig(path string, e env) (*config.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// sessionKind names the login front by its session cookie.
+func sessionKind(names []string) string {
+	for _, n := range names {
+		switch {
+		case strings.HasPrefix(n, "oauth2_proxy"):
+			return n + " (oauth2-proxy, Kubeflow 1.9 and later)"
+		case strings.HasPrefix(n, "authservice_session"):
+			return n + " (oidc-authservice, Kubeflow 1.8 and earlier)"
+		}
+	}
+	return strings.Join(names, ", ")
 }

@@ -146,6 +146,8 @@ type Conn struct {
 	Describe string
 	// Identity is the user name when kf-run knows it (a login, a kube user).
 	Identity string
+	// SessionCookies names the cookies of the last login (login mode).
+	SessionCookies func() []string
 }
 
 // Where the in-cluster tokens are: a projected token for KFP (Kubeflow's
@@ -235,6 +237,7 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 			return nil, err
 		}
 		rt = l
+		c.SessionCookies = l.SessionCookies
 		c.Describe = fmt.Sprintf("Dex login as %s%s (session cookie)", s.Username, from)
 		c.Identity = s.Username
 	case ModeGitHubOIDC:
