@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -357,4 +360,43 @@ pipelines:
 	}
 	comment := writeFile(t, filepath.Join(dir, "comment.md"), strings.Join(bodies, "\n"))
 	noLeak(t, r, []string{summary, output, comment}, append(f.Sessions(), pass, aliceTok, "ghs_e2etoken")...)
+}
+
+// KFP over HTTPS with a private CA: refused without the bundle, accepted
+// with KF_RUN_CA_FILE, and with insecure_skip_verify only after a warning.
+func TestAuthTLS(t *testing.T) {
+	t.Parallel()
+	ca := authtest.NewCA()
+	crt, key := ca.Issue("kfp", true)
+	cert, err := tls.X509KeyPair(crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _ := url.Parse(shared.URL)
+	srv := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(up))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	caFile := writeFile(t, filepath.Join(dir, "ca.pem"), string(ca.PEM))
+	spec := example(t, "train/pipeline.yaml")
+	tests := []struct {
+		name string
+		env  []string
+		code int
+		want string
+	}{
+		{"unknown CA", nil, 1, "certificate signed by unknown authority"},
+		{"CA bundle", []string{"KF_RUN_CA_FILE=" + caFile}, 0, "SUCCEEDED"},
+		{"insecure", []string{"KF_RUN_INSECURE_SKIP_VERIFY=true"}, 0, "TLS verification is OFF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := kfRun(context.Background(), t, t.TempDir(), tt.env, "run", "--spec", spec, "--host", srv.URL, "--param", "dataset=x", "--run-name", uniq(t, "tls"), "--experiment", "tls")
+			if r.code != tt.code || !strings.Contains(r.stdout+r.stderr, tt.want) {
+				t.Errorf("want exit %d and %q:\n%s", tt.code, tt.want, r)
+			}
+		})
+	}
 }
