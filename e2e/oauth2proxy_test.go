@@ -36,7 +36,7 @@ func oauth2Proxy(t *testing.T) string {
 			oauth2ProxyErr = err
 			return
 		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		lines := strings.Split(string(out), "\n") // GOBIN may be an empty first line
 		gobin := strings.TrimSpace(lines[0])
 		if gobin == "" && len(lines) > 1 {
 			gobin = filepath.Join(strings.Split(strings.TrimSpace(lines[1]), string(os.PathListSeparator))[0], "bin")
