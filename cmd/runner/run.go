@@ -191,7 +191,13 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	// Mask before anything else is printed.
 	out.Mask(p.Secrets...)
 
-	// Build: on any error nothing is submitted; report says why.
+	client, _, err := connect(p, out, e)
+	if err != nil {
+		out.Errorf("kf-run", "%v", err)
+		return exitUsage
+	}
+	// Build (after connect, whose config errors cost nothing to find): on
+	// any error nothing is submitted; report says why.
 	if err := buildAll(ctx, p, out); err != nil {
 		for _, pl := range p.Pipelines {
 			pl.Err = err
@@ -200,12 +206,6 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		defer cancel()
 		publish(rctx, p, out, e)
 		return exitCode(ctx, p, nil)
-	}
-
-	client, _, err := connect(p, out, e)
-	if err != nil {
-		out.Errorf("kf-run", "%v", err)
-		return exitUsage
 	}
 	submitAll(ctx, client, p, out)
 	if p.Wait && ctx.Err() == nil {
