@@ -392,3 +392,57 @@ func TestImagesBasicAuth(t *testing.T) {
 		t.Errorf("with docker config.json: %v", err)
 	}
 }
+
+// The skip cache: a source change rebuilds; going back finds the old
+// image again; a new tag (the next commit's SHA) on an unchanged image is
+// one manifest PUT, no blob.
+func TestImagesSkipCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := newRegistry(t, "", "")
+	base := reg.Host + "/base/static:latest"
+	pushBase(t, base, nil, "linux/amd64")
+	dir := writeModule(t, map[string]string{"cmd/hello/main.go": helloMain + "\nconst tag = \"one\"\n"})
+	o := Options{Dir: dir, Repo: reg.Host + "/app", BaseImage: base, Tags: []string{"latest", "sha1"}}
+	targets := []Target{{Ref: "ko://./cmd/hello"}}
+	build := func(what string) Image {
+		t.Helper()
+		imgs, err := Images(ctx, o, targets)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return imgs[0]
+	}
+	first := build("first")
+	reg.takeWrites()
+
+	os.WriteFile(filepath.Join(dir, "cmd/hello/main.go"), []byte(helloMain+"\nconst tag = \"two\"\n"), 0o644)
+	changed := build("after a change")
+	if changed.Reused || changed.Digest == first.Digest {
+		t.Errorf("after a source change: %+v, first %+v", changed, first)
+	}
+	reg.takeWrites()
+
+	os.WriteFile(filepath.Join(dir, "cmd/hello/main.go"), []byte(helloMain+"\nconst tag = \"one\"\n"), 0o644)
+	back := build("back")
+	if !back.Reused || back.Digest != first.Digest {
+		t.Errorf("back to the first source: %+v, want the first image reused", back)
+	}
+	for _, w := range reg.takeWrites() {
+		if !strings.HasPrefix(w, "PUT ") || !(strings.HasSuffix(w, "/manifests/latest") || strings.HasSuffix(w, "/manifests/sha1")) {
+			t.Errorf("going back wrote %s; want only the tags re-pointed", w)
+		}
+	}
+
+	o.Tags = []string{"latest", "sha2"}
+	next := build("next commit")
+	if !next.Reused || next.Digest != first.Digest {
+		t.Errorf("new tag: %+v", next)
+	}
+	if w := reg.takeWrites(); len(w) != 1 || !strings.HasSuffix(w[0], "/manifests/sha2") {
+		t.Errorf("a new tag wrote %v, want one manifest PUT", w)
+	}
+	if d, err := remote.Head(mustDigest(t, first.Digest).Context().Tag("sha2")); err != nil || d.Digest.String() != mustDigest(t, first.Digest).DigestStr() {
+		t.Errorf("sha2 tag: %v %v", d, err)
+	}
+}
