@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -444,5 +445,38 @@ func TestImagesSkipCache(t *testing.T) {
 	}
 	if d, err := remote.Head(mustDigest(t, first.Digest).Context().Tag("sha2")); err != nil || d.Digest.String() != mustDigest(t, first.Digest).DigestStr() {
 		t.Errorf("sha2 tag: %v %v", d, err)
+	}
+}
+
+// SBOM: off by default (no .sbom tag), on when asked (ko's SPDX, pushed
+// under sha256-<digest>.sbom), without changing the image digest.
+func TestImagesSBOM(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := newRegistry(t, "", "")
+	base := reg.Host + "/base/static:latest"
+	pushBase(t, base, nil, "linux/amd64")
+	dir := writeModule(t, map[string]string{"cmd/hello/main.go": helloMain + "\nconst tag = \"\"\n"})
+	var digests []string
+	for _, sbom := range []bool{false, true} {
+		o := Options{Dir: dir, Repo: reg.Host + "/app", BaseImage: base, SBOM: sbom, NoSkip: true, UserAgent: "kf-run/test"}
+		imgs, err := Images(ctx, o, []Target{{Ref: "ko://./cmd/hello"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := mustDigest(t, imgs[0].Digest)
+		digests = append(digests, d.DigestStr())
+		tags, err := remote.List(d.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sbomTag := strings.Replace(d.DigestStr(), ":", "-", 1) + ".sbom"
+		has := slices.Contains(tags, sbomTag)
+		if has != sbom {
+			t.Errorf("sbom %t: tags %v", sbom, tags)
+		}
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("the SBOM changed the image digest: %v", digests)
 	}
 }
