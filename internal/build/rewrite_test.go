@@ -127,3 +127,29 @@ func TestKoLogFilter(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestNaming(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ip := "example.com/app/cmd/hello"
+	for naming, want := range map[Naming]string{
+		NamingMD5:      "reg.example/ns/hello-a60355639e70c972f171c1cc04b2df15",
+		NamingBase:     "reg.example/ns/hello",
+		NamingPreserve: "reg.example/ns/example.com/app/cmd/hello",
+		NamingBare:     "reg.example/ns",
+	} {
+		s, err := newSession(t.Context(), Options{Dir: dir, Repo: "reg.example/ns/", Naming: naming}, func(string, ...any) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.namer(s.repo, ip); got != want {
+			t.Errorf("naming %q: %s, want %s", naming, got, want)
+		}
+	}
+	if _, err := newSession(t.Context(), Options{Dir: dir, Repo: "reg.example/ns", Naming: "short"}, func(string, ...any) {}); err == nil {
+		t.Error("unknown naming: no error")
+	}
+	if _, err := newSession(t.Context(), Options{Dir: dir, Repo: "ko.local"}, func(string, ...any) {}); err == nil {
+		t.Error("ko.local: no error")
+	}
+}
