@@ -7,9 +7,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -465,7 +467,7 @@ func (c *Config) check() error {
 		}
 	}
 	for _, p := range c.pods() {
-		for _, name := range sortedKeys(p.Tasks) {
+		for _, name := range slices.Sorted(maps.Keys(p.Tasks)) {
 			if t := p.Tasks[name]; t != nil && len(t.Tasks) > 0 {
 				bad(t.Lines["tasks"], "tasks: inside tasks.%s: task overrides do not nest", name)
 			}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"sort"
 
 	"gopkg.in/yaml.v3"
 )
@@ -122,15 +121,6 @@ func (c *Config) pods() []*Pod {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func lines(n *yaml.Node, path string, out map[string]int) {

@@ -292,7 +292,7 @@ func (c *Console) lines(s string) []string {
 // line masks one line and drops control characters (ANSI escapes could
 // forge GitLab sections or redraw a terminal).
 func (c *Console) line(s string) string {
-	return c.mask(stripControl(s))
+	return c.mask(strings.ReplaceAll(StripControl(s), "\n", " "))
 }
 
 func (c *Console) mask(s string) string {
@@ -360,9 +360,10 @@ func sectionName(seq int, title string) string {
 	return b.String()
 }
 
-// stripControl removes ANSI escape sequences and C0/C1 control characters
-// other than tab.
-func stripControl(s string) string {
+// StripControl removes ANSI escape sequences and C0/C1 control characters
+// other than tab and newline: remote text could otherwise forge GitLab
+// sections or redraw a terminal. Report uses it for markdown too.
+func StripControl(s string) string {
 	if !strings.ContainsFunc(s, isControl) {
 		return s
 	}
@@ -391,7 +392,7 @@ func stripControl(s string) string {
 }
 
 func isControl(r rune) bool {
-	return (r < 0x20 && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0)
+	return (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f || (r >= 0x80 && r < 0xa0)
 }
 
 func randomToken() string {

@@ -3,6 +3,8 @@ package pipelinespec
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -92,7 +94,7 @@ func (c *checker) fill(s *Spec) {
 			executors = map[string]any{}
 		}
 	}
-	for _, name := range sortedKeys(components) {
+	for _, name := range slices.Sorted(maps.Keys(components)) {
 		cp := []string{"components", name}
 		comp, ok := components[name].(map[string]any)
 		if !ok {
@@ -173,7 +175,7 @@ func (c *checker) dag(path []string, components map[string]any) []string {
 	tp := sub(dp, "tasks")
 	tasks := c.mapAt(tp, false)
 	deps := map[string][]string{}
-	for _, name := range sortedKeys(tasks) {
+	for _, name := range slices.Sorted(maps.Keys(tasks)) {
 		p := append(tp[:len(tp):len(tp)], name)
 		t, ok := tasks[name].(map[string]any)
 		if !ok {
@@ -263,7 +265,7 @@ func (c *checker) inputs(ir map[string]any) []Input {
 	pp := []string{"root", "inputDefinitions", "parameters"}
 	params := c.mapAt(pp, false)
 	var out []Input
-	for _, name := range sortedKeys(params) {
+	for _, name := range slices.Sorted(maps.Keys(params)) {
 		p := append(pp[:len(pp):len(pp)], name)
 		def, ok := params[name].(map[string]any)
 		if !ok {
@@ -311,7 +313,7 @@ func quoteAll(ss []string) []string {
 
 // hintNames lists what a reference could have named, briefly.
 func hintNames(what string, m map[string]any) string {
-	names := sortedKeys(m)
+	names := slices.Sorted(maps.Keys(m))
 	if len(names) == 0 {
 		return "there are no " + what
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,7 +89,7 @@ func toNode(v any) (*yaml.Node, error) {
 		return toNode(f)
 	case map[string]any:
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			vn, err := toNode(x[k])
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)

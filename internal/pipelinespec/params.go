@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -293,7 +295,7 @@ func parseValue(text string) (any, error) {
 // reports every problem, joined, each naming its parameter.
 func (s *Spec) CheckParams(params map[string]any) error {
 	var errs []error
-	names := sortedKeys(params)
+	names := slices.Sorted(maps.Keys(params))
 	for _, name := range names {
 		in, err := s.input(name)
 		if err != nil {

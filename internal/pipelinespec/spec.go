@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,7 +119,7 @@ func Parse(path string, data []byte) (s *Spec, err error) {
 			platform = d
 		default:
 			return nil, &Error{File: path, Line: d.line, Column: d.col,
-				Msg:  fmt.Sprintf("YAML document %d is neither a KFP pipeline spec nor a platform spec (top-level keys: %s)", i+1, strings.Join(sortedKeys(m), ", ")),
+				Msg:  fmt.Sprintf("YAML document %d is neither a KFP pipeline spec nor a platform spec (top-level keys: %s)", i+1, strings.Join(slices.Sorted(maps.Keys(m)), ", ")),
 				Hint: "compile the pipeline with the KFP SDK v2: kfp dsl compile --py pipeline.py --output pipeline.yaml"}
 		}
 	}
@@ -307,15 +309,6 @@ func describe(v any) string {
 		return "null"
 	}
 	return "a number"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Refresh re-reads Name, Description, versions, Inputs and Tasks from the

@@ -3,10 +3,11 @@ package podspec
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,7 +38,7 @@ func Apply(spec *pipelinespec.Spec, levels ...Pod) (*pipelinespec.Spec, error) {
 	}
 	var errs []error
 	for _, l := range levels {
-		for _, name := range sortedKeys(l.Tasks) {
+		for _, name := range slices.Sorted(maps.Keys(l.Tasks)) {
 			t := l.Tasks[name]
 			execs, err := ix.resolve(name)
 			if errors.Is(err, errNoTask) && l.OptionalTasks {
@@ -58,7 +59,7 @@ func Apply(spec *pipelinespec.Spec, levels ...Pod) (*pipelinespec.Spec, error) {
 
 	era := EraOf(out)
 	executors, _ := dig(out.Pipeline, "deploymentSpec", "executors").(map[string]any)
-	for _, e := range sortedKeys(per) {
+	for _, e := range slices.Sorted(maps.Keys(per)) {
 		s := per[e]
 		if s.empty() {
 			continue
@@ -290,7 +291,7 @@ func sources(cfg map[string]any, list []Source, era Era, prefix, nameKey, keyKey
 		if len(src.Env) > 0 {
 			m := named()
 			e := upsert(cfg, prefix+"AsEnv", m, func(e map[string]any) bool { return str(e[nameKey]) == src.Name })
-			for _, env := range sortedKeys(src.Env) {
+			for _, env := range slices.Sorted(maps.Keys(src.Env)) {
 				upsert(e, "keyToEnv", map[string]any{"envVar": env, keyKey: src.Env[env]}, func(k map[string]any) bool { return str(k["envVar"]) == env })
 			}
 		}
@@ -387,13 +388,4 @@ func dig(v any, keys ...string) any {
 		v = m[k]
 	}
 	return v
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,6 +3,7 @@ package podspec
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -126,7 +127,7 @@ func (s *Settings) checkResources(bad func(field, format string, args ...any)) {
 		if kind == "limits" {
 			m = s.Limits
 		}
-		for _, name := range sortedKeys(m) {
+		for _, name := range slices.Sorted(maps.Keys(m)) {
 			f := "resources." + kind + "." + name
 			if !resourceNameRE.MatchString(name) {
 				bad(f, "invalid resource name %q", name)
@@ -179,7 +180,7 @@ func checkAll(levels []Pod) error {
 		for _, e := range p.Settings.check() {
 			errs = append(errs, e)
 		}
-		for _, name := range sortedKeys(p.Tasks) {
+		for _, name := range slices.Sorted(maps.Keys(p.Tasks)) {
 			t := p.Tasks[name]
 			for _, e := range t.check() {
 				errs = append(errs, e)

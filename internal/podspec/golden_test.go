@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,7 +163,7 @@ func summary(t *testing.T, name string, s *pipelinespec.Spec) string {
 	}
 	resources := group(ix.containers, func(e string) any { return dig(ix.executors, e, "container", "resources") })
 	pe := platformExecutors(s)
-	platform := group(sortedKeys(pe), func(e string) any { return pe[e] })
+	platform := group(slices.Sorted(maps.Keys(pe)), func(e string) any { return pe[e] })
 	caching := map[string]any{}
 	for _, task := range ix.allTasks {
 		caching[str(dig(task, "taskInfo", "name"))] = task["cachingOptions"]

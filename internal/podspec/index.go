@@ -3,6 +3,7 @@ package podspec
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -26,7 +27,7 @@ type index struct {
 func newIndex(ir map[string]any) *index {
 	ix := &index{ir: ir, tasks: map[string][]string{}, users: map[string][]string{}}
 	ix.executors, _ = dig(ir, "deploymentSpec", "executors").(map[string]any)
-	for _, label := range sortedKeys(ix.executors) {
+	for _, label := range slices.Sorted(maps.Keys(ix.executors)) {
 		c, ok := dig(ix.executors[label], "container").(map[string]any)
 		if ok && !dummyImages[str(c["image"])] {
 			ix.containers = append(ix.containers, label)
@@ -37,13 +38,13 @@ func newIndex(ir map[string]any) *index {
 	if t, ok := dig(ir, "root", "dag", "tasks").(map[string]any); ok {
 		dags = append(dags, t)
 	}
-	for _, name := range sortedKeys(components) {
+	for _, name := range slices.Sorted(maps.Keys(components)) {
 		if t, ok := dig(components[name], "dag", "tasks").(map[string]any); ok {
 			dags = append(dags, t)
 		}
 	}
 	for _, tasks := range dags {
-		for _, name := range sortedKeys(tasks) {
+		for _, name := range slices.Sorted(maps.Keys(tasks)) {
 			task, _ := tasks[name].(map[string]any)
 			comp := str(dig(task, "componentRef", "name"))
 			label := str(dig(components, comp, "executorLabel"))
@@ -71,7 +72,7 @@ func (ix *index) resolve(name string) ([]string, error) {
 	}
 	labels, ok := ix.tasks[name]
 	if !ok {
-		names := sortedKeys(ix.tasks)
+		names := slices.Sorted(maps.Keys(ix.tasks))
 		return nil, fmt.Errorf("%w %q in the pipeline (tasks: %s; executors: %s)", errNoTask, name, strings.Join(names, ", "), strings.Join(ix.containers, ", "))
 	}
 	var out []string

@@ -2,6 +2,8 @@ package podspec
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,7 +154,7 @@ func TestApplyTargets(t *testing.T) {
 				t.Fatal(err)
 			}
 			var labelled []string
-			for _, e := range sortedKeys(platformExecutors(got)) {
+			for _, e := range slices.Sorted(maps.Keys(platformExecutors(got))) {
 				if dig(executorConfig(got, e), "podMetadata", "labels", "x") == "y" {
 					labelled = append(labelled, e)
 				}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kf-run/kf-run/internal/console"
 )
 
 // Text from KFP and from the spec (task names, messages, parameters, log
@@ -17,7 +19,7 @@ import (
 // backslash-escaped, newlines become <br>, controls are dropped, and long
 // text is cut to max runes (0: no cut).
 func cell(s string, max int) string {
-	s = cut(stripControl(strings.ReplaceAll(s, "\r\n", "\n")), max)
+	s = cut(console.StripControl(strings.ReplaceAll(s, "\r\n", "\n")), max)
 	var b strings.Builder
 	for _, r := range s {
 		switch r {
@@ -52,7 +54,7 @@ func cell(s string, max int) string {
 // code renders s as inline code with HTML, so no backtick in s can close it
 // and mentions or autolinks inside are not processed.
 func code(s string, max int) string {
-	s = cut(stripControl(strings.ReplaceAll(s, "\n", " ")), max)
+	s = cut(console.StripControl(strings.ReplaceAll(s, "\n", " ")), max)
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", "&#124;", "\\", "&#92;",
 		"`", "&#96;", "*", "&#42;", "_", "&#95;", "[", "&#91;", "]", "&#93;", "~", "&#126;", "$", "&#36;", "@", "@\u2060")
 	return "<code>" + r.Replace(s) + "</code>"
@@ -92,7 +94,7 @@ func link(text, raw string) string {
 // mermaidLabel sanitizes s for a quoted Mermaid node label: quotes and
 // markup are replaced by Mermaid's #code; entities, controls dropped.
 func mermaidLabel(s string) string {
-	s = cut(stripControl(strings.ReplaceAll(s, "\n", " ")), 60)
+	s = cut(console.StripControl(strings.ReplaceAll(s, "\n", " ")), 60)
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -123,39 +125,6 @@ func cut(s string, max int) string {
 		n++
 	}
 	return s
-}
-
-// stripControl removes ANSI escape sequences and control characters other
-// than tab and newline.
-func stripControl(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch == 0x1b && i+1 < len(s) && s[i+1] == '[' {
-			j := i + 2
-			for j < len(s) && s[j] >= 0x20 && s[j] <= 0x3f {
-				j++
-			}
-			i = j
-			continue
-		}
-		r, size := rune(ch), 1
-		if ch >= 0x80 {
-			r, size = utf8.DecodeRuneInString(s[i:])
-		}
-		if !isControl(r) {
-			b.WriteString(s[i : i+size])
-		}
-		i += size - 1
-	}
-	return b.String()
-}
-
-func isControl(r rune) bool {
-	return (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f || (r >= 0x80 && r < 0xa0)
 }
 
 // brief keeps the first lines of s, at most max runes, saying how many

@@ -210,7 +210,7 @@ func (r *renderer) header(b *strings.Builder) {
 	}
 	b.WriteString("\n\n")
 	if pl.Err != nil {
-		msg := brief(stripControl(r.text(pl.Err.Error())), errorLines, maxError)
+		msg := brief(console.StripControl(r.text(pl.Err.Error())), errorLines, maxError)
 		f := fence(msg)
 		fmt.Fprintf(b, "%stext\n%s\n%s\n\n", f, msg, f)
 	}
@@ -409,7 +409,7 @@ func (r *renderer) logs(b *strings.Builder, lines int) {
 		}
 		clean := make([]string, len(tail))
 		for i, l := range tail {
-			clean[i] = cut(stripControl(strings.TrimRight(r.text(l), "\r\n")), maxLogLine)
+			clean[i] = cut(console.StripControl(strings.TrimRight(r.text(l), "\r\n")), maxLogLine)
 		}
 		body := strings.Join(clean, "\n")
 		f := fence(body)
