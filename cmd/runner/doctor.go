@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kf-run/kf-run/internal/build"
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/console"
@@ -21,7 +22,8 @@ const doctorHelp = `Usage: kf-run doctor [--config FILE] [--host URL] [--namespa
 
 Checks the connection to Kubeflow without submitting anything: which mode
 the settings select, whether KFP answers, whether it accepts the
-credentials, and whether the identity may use the namespace. It prints
+credentials, whether the identity may use the namespace, and, when an
+image repository is configured, whether kf-run may push to it. It prints
 what works and what to fix. The config file is optional (flags and
 KF_RUN_* env suffice); its pipelines are not read.
 
@@ -113,7 +115,34 @@ func doctorCmd(ctx context.Context, args []string, e env) int {
 		out.Printf("FAIL  auth       %v", err)
 		return exitError
 	}
+	if code := doctorRegistry(ctx, cfg, info, out, e); code != exitOK {
+		return code
+	}
 	out.Printf("All checks passed: kf-run can submit to %s.", conn.Host)
+	return exitOK
+}
+
+// doctorRegistry checks push access to the image repository, when one is
+// configured (images.repo or KO_DOCKER_REPO): ko:// images go there.
+func doctorRegistry(ctx context.Context, cfg *config.Config, info ci.Info, out *console.Console, e env) int {
+	im, err := plan.ImageSettings(cfg, e.getenv, info)
+	if err != nil {
+		out.Printf("FAIL  images     %v", err)
+		return exitUsage
+	}
+	if im.Repo == "" {
+		return exitOK
+	}
+	out.Mask(im.Password)
+	src, err := build.CheckPush(ctx, buildOptions(im, out))
+	if err != nil {
+		out.Printf("FAIL  registry   %v", err)
+		return exitError
+	}
+	if src == "" {
+		src = "anonymous"
+	}
+	out.Printf("ok    registry   may push to %s (credentials: %s)", im.Repo, src)
 	return exitOK
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
 )
 
 func TestDoctor(t *testing.T) {
@@ -23,6 +25,26 @@ func TestDoctor(t *testing.T) {
 		}
 	}))
 	t.Cleanup(kfp.Close)
+	open := httptest.NewServer(registry.New())
+	t.Cleanup(open.Close)
+	reg := registry.New()
+	locked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "registry-pass-1" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(locked.Close)
+	host := func(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
+	good := func(more ...string) map[string]string {
+		m := map[string]string{"KF_RUN_TOKEN": "good-token-1"}
+		for i := 0; i+1 < len(more); i += 2 {
+			m[more[i]] = more[i+1]
+		}
+		return m
+	}
 	tests := []struct {
 		name string
 		vars map[string]string
@@ -38,6 +60,9 @@ func TestDoctor(t *testing.T) {
 		{"no identity", nil, []string{"--host", kfp.URL, "--namespace", "ns"}, 1, "Set a credential"},
 		{"all good", map[string]string{"KF_RUN_TOKEN": "good-token-1"}, []string{"--host", kfp.URL, "--namespace", "ns"}, 0, "All checks passed"},
 		{"unreachable", nil, []string{"--host", "http://127.0.0.1:1", "--namespace", "ns"}, 1, "FAIL  reach"},
+		{"registry ok", good("KO_DOCKER_REPO", host(open)+"/ml"), []string{"--host", kfp.URL, "--namespace", "ns"}, 0, "ok    registry   may push to " + host(open) + "/ml (credentials: anonymous)"},
+		{"registry login", good("KO_DOCKER_REPO", host(locked)+"/ml", "KF_RUN_REGISTRY_USERNAME", "ci", "KF_RUN_REGISTRY_PASSWORD", "registry-pass-1"), []string{"--host", kfp.URL, "--namespace", "ns"}, 0, "ok    registry"},
+		{"registry denied", good("KO_DOCKER_REPO", host(locked)+"/ml", "KF_RUN_REGISTRY_USERNAME", "ci", "KF_RUN_REGISTRY_PASSWORD", "wrong-pass-2"), []string{"--host", kfp.URL, "--namespace", "ns"}, 1, "FAIL  registry   registry " + host(locked) + " denied access with the credentials from"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,7 +74,7 @@ func TestDoctor(t *testing.T) {
 			if code != tt.code || !strings.Contains(out, tt.want) {
 				t.Errorf("exit %d, want %d with %q:\n%s", code, tt.code, tt.want, out)
 			}
-			if strings.Contains(out, "good-token-1") {
+			if strings.Contains(out, "good-token-1") || strings.Contains(out, "registry-pass-1") || strings.Contains(out, "wrong-pass-2") {
 				t.Errorf("the token leaked:\n%s", out)
 			}
 		})

@@ -15,6 +15,13 @@ import (
 // images.repo > KO_DOCKER_REPO; images.base_image > KO_DEFAULTBASEIMAGE >
 // .ko.yaml defaultBaseImage; images.platforms > KO_DEFAULTPLATFORMS >
 // .ko.yaml defaultPlatforms.
+//
+// ImageSettings is the same resolution for commands that build no plan
+// (kf-run doctor).
+func ImageSettings(cfg *config.Config, getenv func(string) string, info ci.Info) (Images, error) {
+	return images(cfg, getenv, info)
+}
+
 func images(cfg *config.Config, getenv func(string) string, info ci.Info) (Images, error) {
 	im := cfg.Images
 	out := Images{
