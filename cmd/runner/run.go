@@ -231,7 +231,8 @@ func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *conso
 		s, err := submit.Run(ctx, client, pl, time.Now)
 		if err != nil {
 			pl.Err = err
-			out.Errorf("submit "+pl.Name, "%v", err)
+			// Printed, not annotated: the report annotates each failure once.
+			out.Printf("%s: not submitted: %v", pl.Name, err)
 			continue
 		}
 		pl.Submission = s
