@@ -226,7 +226,7 @@ func TestCorpusRuns(t *testing.T) {
 		base := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		runs := shared.runsNamed(t, fmt.Sprintf("%s-%02d", prefix, i), "")
 		if reason, ok := rejectedBy205[base]; ok {
-			if len(runs) != 0 || !strings.Contains(r.stdout, fmt.Sprintf("submit p%02d-%s", i, base)) || !strings.Contains(r.stdout, reason) {
+			if len(runs) != 0 || !strings.Contains(r.stdout, fmt.Sprintf("p%02d-%s: not submitted", i, base)) || !strings.Contains(r.stdout, reason) {
 				t.Errorf("%s: want it rejected by KFP with %q, runs %+v", base, reason, runs)
 			}
 			continue
