@@ -197,21 +197,18 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	// Build (after connect, whose config errors cost nothing to find): on
-	// any error nothing is submitted; report says why.
+	// any error nothing is submitted; the report says why.
 	if err := buildAll(ctx, p, out); err != nil {
 		for _, pl := range p.Pipelines {
 			pl.Err = err
 		}
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		publish(rctx, p, out, e)
-		return exitCode(ctx, p, nil)
+	} else {
+		submitAll(ctx, client, p, out)
+		if p.Wait && ctx.Err() == nil {
+			waitAll(ctx, client, p, out, e.poll)
+		}
+		stopRuns(client, p, out, ctx.Err() != nil)
 	}
-	submitAll(ctx, client, p, out)
-	if p.Wait && ctx.Err() == nil {
-		waitAll(ctx, client, p, out, e.poll)
-	}
-	stopRuns(client, p, out, ctx.Err() != nil)
 
 	// Report always runs, even after failure or interrupt, with a fresh deadline.
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
