@@ -20,6 +20,12 @@ IFS=$nl
 for p in ${INPUT_PIPELINES:-}; do [ -n "$p" ] && set -- "$@" --pipeline "$p"; done
 for p in ${INPUT_PARAMS:-}; do [ -n "$p" ] && set -- "$@" --param "$p"; done
 IFS=$old_ifs
-if [ -n "${INPUT_WORKING_DIRECTORY:-}" ]; then cd "$INPUT_WORKING_DIRECTORY"; fi
-if [ -n "${INPUT_GITHUB_TOKEN:-}" ]; then export GITHUB_TOKEN="$INPUT_GITHUB_TOKEN"; fi
+# The runner keeps dashes in input names (INPUT_GITHUB-TOKEN), which no
+# shell variable can hold and sh does not pass on to its children: read
+# them from this process's own environment (single-line values).
+dashed() { tr '\0' '\n' </proc/$$/environ | sed -n "s/^INPUT_$1=//p" | head -n 1; }
+dir=$(dashed WORKING-DIRECTORY)
+if [ -n "$dir" ]; then cd "$dir"; fi
+token=$(dashed GITHUB-TOKEN)
+if [ -n "$token" ]; then export GITHUB_TOKEN="$token"; fi
 exec kf-run "$@"
