@@ -25,7 +25,7 @@ set +e
 code=$?
 set -e
 echo
-echo "kf-run exited $code. The job summary it writes on GitHub ($work/summary.md):"
+echo "kf-run exited $code. The job summary it writes on GitHub (also --summary-file FILE):"
 echo "------------------------------------------------------------------------"
 cat "$work/summary.md"
 exit "$code"
