@@ -76,21 +76,30 @@ func (c *Client) EnsureExperiment(ctx context.Context, name string) (id string, 
 	if id, err = c.FindExperiment(ctx, name); err != nil || id != "" {
 		return id, err
 	}
-	res, err := c.experiments.CreateExperiment(&experiment_service.CreateExperimentParams{
-		Context: mayCreate(ctx),
-		Body:    &experiment_model.V2beta1Experiment{DisplayName: name, Namespace: c.target.Namespace},
+	err = c.createReconciled(ctx, func() error {
+		res, err := c.experiments.CreateExperiment(&experiment_service.CreateExperimentParams{
+			Context: mayCreate(ctx),
+			Body:    &experiment_model.V2beta1Experiment{DisplayName: name, Namespace: c.target.Namespace},
+		})
+		if err == nil {
+			id = res.Payload.ExperimentID
+		}
+		return err
+	}, func(ctx context.Context) (found bool, err error) {
+		id, err = c.FindExperiment(ctx, name)
+		return id != "", err
 	})
-	if err == nil {
-		return res.Payload.ExperimentID, nil
-	}
 	var ae *APIError
-	if ambiguous(err) || (errors.As(err, &ae) && ae.HTTPStatus == http.StatusConflict) {
-		// Created by us (answer lost) or by a parallel job: look again.
-		if id, ferr := c.FindExperiment(ctx, name); ferr == nil && id != "" {
-			return id, nil
+	if errors.As(err, &ae) && ae.HTTPStatus == http.StatusConflict {
+		// A parallel job created it first.
+		if fid, ferr := c.FindExperiment(ctx, name); ferr == nil && fid != "" {
+			return fid, nil
 		}
 	}
-	return "", err
+	if err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // FindPipeline returns the id of the pipeline named name (in the target
@@ -129,22 +138,29 @@ func (c *Client) FindVersion(ctx context.Context, pipelineID, name string) (stri
 // UploadPipeline uploads spec (YAML) as a new pipeline named name, and
 // returns the pipeline id and the id of its first version.
 func (c *Client) UploadPipeline(ctx context.Context, name, description string, spec []byte) (pipelineID, versionID string, err error) {
-	res, err := c.uploads.UploadPipeline(&pipeline_upload_service.UploadPipelineParams{
-		Context:     mayCreate(ctx),
-		Name:        &name,
-		Description: &description,
-		Namespace:   c.ns(),
-		Uploadfile:  runtime.NamedReader(name+".yaml", bytes.NewReader(spec)),
-	}, nil)
+	find := func(ctx context.Context) (bool, error) {
+		id, err := c.FindPipeline(ctx, name)
+		pipelineID = id
+		return id != "", err
+	}
+	err = c.createReconciled(ctx, func() error {
+		res, err := c.uploads.UploadPipeline(&pipeline_upload_service.UploadPipelineParams{
+			Context:     mayCreate(ctx),
+			Name:        &name,
+			Description: &description,
+			Namespace:   c.ns(),
+			Uploadfile:  runtime.NamedReader(name+".yaml", bytes.NewReader(spec)),
+		}, nil)
+		if err == nil {
+			pipelineID = res.Payload.PipelineID
+		}
+		return err
+	}, find)
 	if err != nil {
-		// A lost answer, or a parallel job, may have created it.
-		id, ferr := c.FindPipeline(ctx, name)
-		if ferr != nil || id == "" {
+		// KFP answers 500 "already exists" when a parallel job uploaded it.
+		if found, ferr := find(ctx); ferr != nil || !found {
 			return "", "", err
 		}
-		pipelineID = id
-	} else {
-		pipelineID = res.Payload.PipelineID
 	}
 	// The upload answer carries no version id: the first version has the
 	// pipeline's name.
@@ -156,21 +172,32 @@ func (c *Client) UploadPipeline(ctx context.Context, name, description string, s
 }
 
 // UploadVersion uploads spec as version name of pipeline pipelineID.
-func (c *Client) UploadVersion(ctx context.Context, pipelineID, name, description string, spec []byte) (string, error) {
-	res, err := c.uploads.UploadPipelineVersion(&pipeline_upload_service.UploadPipelineVersionParams{
-		Context:     mayCreate(ctx),
-		Name:        &name,
-		Description: &description,
-		Pipelineid:  &pipelineID,
-		Uploadfile:  runtime.NamedReader(name+".yaml", bytes.NewReader(spec)),
-	}, nil)
-	if err == nil {
-		return res.Payload.PipelineVersionID, nil
+func (c *Client) UploadVersion(ctx context.Context, pipelineID, name, description string, spec []byte) (id string, err error) {
+	find := func(ctx context.Context) (bool, error) {
+		fid, err := c.FindVersion(ctx, pipelineID, name)
+		id = fid
+		return fid != "", err
 	}
-	if id, ferr := c.FindVersion(ctx, pipelineID, name); ferr == nil && id != "" {
-		return id, nil
+	err = c.createReconciled(ctx, func() error {
+		res, err := c.uploads.UploadPipelineVersion(&pipeline_upload_service.UploadPipelineVersionParams{
+			Context:     mayCreate(ctx),
+			Name:        &name,
+			Description: &description,
+			Pipelineid:  &pipelineID,
+			Uploadfile:  runtime.NamedReader(name+".yaml", bytes.NewReader(spec)),
+		}, nil)
+		if err == nil {
+			id = res.Payload.PipelineVersionID
+		}
+		return err
+	}, find)
+	if err != nil {
+		// KFP answers 500 "already exists" when a parallel job uploaded it.
+		if found, ferr := find(ctx); ferr != nil || !found {
+			return "", err
+		}
 	}
-	return "", err
+	return id, nil
 }
 
 // RunRequest is a run to create. Exactly one of Spec (inline) or
@@ -227,26 +254,67 @@ func (c *Client) CreateRun(ctx context.Context, r RunRequest) (Run, error) {
 	} else {
 		body.PipelineVersionReference = &run_model.V2beta1PipelineVersionReference{PipelineID: r.PipelineID, PipelineVersionID: r.VersionID}
 	}
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		var res *run_service.CreateRunOK
-		res, err = c.runs.CreateRun(&run_service.CreateRunParams{Context: mayCreate(ctx), Body: body}, nil)
+	var run Run
+	create := func() error {
+		res, err := c.runs.CreateRun(&run_service.CreateRunParams{Context: mayCreate(ctx), Body: body}, nil)
 		if err == nil {
-			return toRun(res.Payload), nil
+			run = toRun(res.Payload)
 		}
-		if r.Token == "" || !ambiguous(err) || ctx.Err() != nil {
-			return Run{}, err
-		}
-		found, ferr := c.findRunByDescription(ctx, r.ExperimentID, body.Description)
-		if ferr != nil {
-			return Run{}, fmt.Errorf("%w (and looking for the run afterwards failed: %v)", err, ferr)
-		}
+		return err
+	}
+	if r.Token == "" {
+		// Nothing to find a lost run by: one attempt, never a blind retry.
+		return run, create()
+	}
+	find := func(ctx context.Context) (bool, error) {
+		found, err := c.findRunByDescription(ctx, r.ExperimentID, body.Description)
 		if found != nil {
 			c.log.Debug("run was created although its answer was lost", "run_id", found.ID)
-			return *found, nil
+			run = *found
+		}
+		return found != nil, err
+	}
+	err := c.createReconciled(ctx, create, find)
+	if err != nil && ctx.Err() != nil {
+		// Interrupted while KFP may have been creating it: look once more,
+		// briefly, so the caller can terminate a run that did start.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		if found, ferr := find(lctx); ferr == nil && found {
+			return run, nil
 		}
 	}
-	return Run{}, err
+	return run, err
+}
+
+// createReconciled runs create. When its answer may have been lost (a reset,
+// a timeout, 502, 503, 504), it looks for what it meant to create before
+// trying again, up to three attempts: KFP has no idempotency key, so a
+// blind retry could create the thing twice.
+func (c *Client) createReconciled(ctx context.Context, create func() error, find func(context.Context) (bool, error)) error {
+	var err error
+	wait := c.retryWait
+	for attempt := range 3 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(wait/2 + time.Duration(jitter(int64(wait)))):
+			}
+			wait *= 2
+		}
+		if err = create(); err == nil || !ambiguous(err) || ctx.Err() != nil {
+			return err
+		}
+		found, ferr := find(ctx)
+		if ferr != nil {
+			return fmt.Errorf("%w (and looking for it afterwards failed: %v)", err, ferr)
+		}
+		if found {
+			return nil
+		}
+	}
+	return err
 }
 
 func (c *Client) findRunByDescription(ctx context.Context, experimentID, description string) (*Run, error) {

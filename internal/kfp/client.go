@@ -79,6 +79,8 @@ type Client struct {
 	health      *healthz_service.Client
 	log         *slog.Logger
 	hint        func(*APIError) string
+	// retryWait is the first pause between attempts of a create.
+	retryWait time.Duration
 }
 
 // New makes a Client for t. It does no I/O.
@@ -150,6 +152,7 @@ func New(t Target, o Options) (*Client, error) {
 		health:      healthz_service.New(tr, strfmt.Default),
 		log:         log,
 		hint:        o.Hint,
+		retryWait:   o.RetryWaitMin,
 	}, nil
 }
 
@@ -172,10 +175,12 @@ func mayCreate(ctx context.Context) context.Context {
 	return context.WithValue(ctx, unsafeKey{}, true)
 }
 
-// checkRetry retries what surely did no harm: connection failures before
-// the request was sent (any failure for reads), 429, 502, 503, and 504 for
-// reads. It never retries 500: KFP answers 500 for errors that will not go
-// away (an unknown pipeline version, a duplicate name).
+// checkRetry retries what surely did no harm: for reads, connection
+// failures, 429, 502, 503 and 504; for creates, only a failed dial and 429
+// (a 502/503 can come from a gateway after KFP got the request: the
+// create's own reconcile loop handles those). It never retries 500: KFP
+// answers 500 for errors that will not go away (an unknown pipeline
+// version, a duplicate name).
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -194,10 +199,9 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
 	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable:
-		// A 502/503 from a gateway means the request did not reach KFP.
+	case http.StatusTooManyRequests:
 		return true, nil
-	case http.StatusGatewayTimeout:
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return !unsafe, nil
 	}
 	return false, nil

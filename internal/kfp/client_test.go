@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -239,6 +240,8 @@ func TestCredentialsAndBody(t *testing.T) {
 	t.Parallel()
 	f := &fakeKFP{answers: map[string][]func(http.ResponseWriter, *http.Request){
 		"POST /pipeline/apis/v2beta1/runs": {jsonAnswer(503, `{}`), jsonAnswer(200, `{"run_id":"r1"}`)},
+		// After a 503 the run is looked for (not there), then created.
+		"GET /pipeline/apis/v2beta1/runs": {jsonAnswer(200, `{}`)},
 	}}
 	// The transport (internal/auth's, in kf-run) sees every attempt.
 	creds := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -249,13 +252,13 @@ func TestCredentialsAndBody(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(r)
 	})
 	c := newTestClientVia(t, f, Target{Host: "/pipeline"}, creds)
-	if _, err := c.CreateRun(context.Background(), RunRequest{Name: "r", Spec: map[string]any{"pipelineInfo": map[string]any{"name": "p"}}, Parameters: map[string]any{"n": 1}}); err != nil {
+	if _, err := c.CreateRun(context.Background(), RunRequest{Name: "r", Spec: map[string]any{"pipelineInfo": map[string]any{"name": "p"}}, Parameters: map[string]any{"n": 1}, Token: "t1"}); err != nil {
 		t.Fatalf("CreateRun: %v", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.seen) != 2 {
-		t.Fatalf("%d requests, want 2", len(f.seen))
+	if len(f.seen) != 3 {
+		t.Fatalf("%d requests, want 3 (create, look, create)", len(f.seen))
 	}
 	for i, r := range f.seen {
 		if got := r.Header.Get("Authorization"); got != "Bearer s3cr3t" {
@@ -269,16 +272,16 @@ func TestCredentialsAndBody(t *testing.T) {
 		}
 	}
 	var body map[string]any
-	if err := json.Unmarshal([]byte(f.body[1]), &body); err != nil {
+	if err := json.Unmarshal([]byte(f.body[2]), &body); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"created_at", "scheduled_at", "finished_at"} {
 		if _, ok := body[k]; ok {
-			t.Errorf("request body has zero time %s: %s", k, f.body[1])
+			t.Errorf("request body has zero time %s: %s", k, f.body[2])
 		}
 	}
 	if _, ok := body["pipeline_spec"].(map[string]any); !ok {
-		t.Errorf("pipeline_spec is not a JSON object: %s", f.body[1])
+		t.Errorf("pipeline_spec is not a JSON object: %s", f.body[2])
 	}
 }
 
@@ -363,4 +366,52 @@ func TestPermanentTransportErrorNotRetried(t *testing.T) {
 			t.Errorf("%v: %d attempts, want %d", tc.err, n, tc.want)
 		}
 	}
+}
+
+// A 502 or 503 on a create may come from a gateway after KFP got the
+// request: the create is not repeated before looking for what it made.
+func TestCreateNotRepeatedBlindly(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{502, 503} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			t.Parallel()
+			var desc string
+			f := &fakeKFP{answers: map[string][]func(http.ResponseWriter, *http.Request){}}
+			f.answers["POST /apis/v2beta1/runs"] = []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, r *http.Request) {
+				f.mu.Lock()
+				var body map[string]any
+				_ = json.Unmarshal([]byte(f.body[len(f.body)-1]), &body)
+				desc, _ = body["description"].(string)
+				f.mu.Unlock()
+				jsonAnswer(status, `{}`)(w, r)
+			}}
+			f.answers["GET /apis/v2beta1/runs"] = []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, r *http.Request) {
+				b, _ := json.Marshal(map[string]any{"runs": []any{map[string]any{"run_id": "r7", "description": desc}}})
+				jsonAnswer(200, string(b))(w, r)
+			}}
+			c := newTestClient(t, f, Target{})
+			run, err := c.CreateRun(context.Background(), RunRequest{Name: "r", ExperimentID: "e", PipelineID: "p", VersionID: "v", Token: "tok"})
+			if err != nil || run.ID != "r7" {
+				t.Fatalf("CreateRun = %+v, %v; want the run found", run, err)
+			}
+			if n := f.count("POST /apis/v2beta1/runs"); n != 1 {
+				t.Errorf("%d creates, want 1", n)
+			}
+		})
+	}
+	t.Run("experiment created after a 503 that created nothing", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeKFP{answers: map[string][]func(http.ResponseWriter, *http.Request){
+			"GET /apis/v2beta1/experiments":  {jsonAnswer(200, `{}`)},
+			"POST /apis/v2beta1/experiments": {jsonAnswer(503, `{}`), jsonAnswer(200, `{"experiment_id":"e1"}`)},
+		}}
+		c := newTestClient(t, f, Target{})
+		id, err := c.EnsureExperiment(context.Background(), "ci")
+		if err != nil || id != "e1" {
+			t.Fatalf("EnsureExperiment = %q, %v", id, err)
+		}
+		if n := f.count("GET /apis/v2beta1/experiments"); n != 2 {
+			t.Errorf("%d lookups, want 2 (before, and after the 503)", n)
+		}
+	})
 }

@@ -70,7 +70,11 @@ func ambiguous(err error) bool {
 	if ae.Err != nil {
 		return true // timeout, reset: we cannot know
 	}
-	return ae.HTTPStatus == http.StatusGatewayTimeout || ae.HTTPStatus == http.StatusBadGateway
+	switch ae.HTTPStatus {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 func newAPIError(op string, status int, contentType, location string, body io.Reader) *APIError {
