@@ -45,6 +45,10 @@ func (g *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	switch {
+	case r.Method == "GET" && r.URL.Path == "/user":
+		// An installation token (GITHUB_TOKEN) may not read /user.
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"message":"Resource not accessible by integration"}`)
 	case r.Method == "GET" && r.URL.Path == "/repos/acme/ml/issues/7/comments":
 		json.NewEncoder(w).Encode(g.comments)
 	case r.Method == "POST" && r.URL.Path == "/repos/acme/ml/issues/7/comments":

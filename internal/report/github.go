@@ -24,8 +24,10 @@ const (
 	// body limit: bytes never undercount UTF-16 units, and the margin
 	// leaves room for the marker.
 	commentBudget = 60000
-	// botLogin is the author of comments made with a GITHUB_TOKEN.
-	botLogin = "github-actions[bot]"
+	// anyBot stands for "the token's user is a bot (an installation token):
+	// any [bot] author's comment with our marker is ours". People's comments
+	// quoting the marker are never edited.
+	anyBot = "[bot]"
 )
 
 // GitHub publishes results on GitHub Actions: the step summary, the step
@@ -34,8 +36,8 @@ type GitHub struct {
 	// HTTPClient sends API requests; nil means a client with a 30 s timeout.
 	HTTPClient *http.Client
 	// Login is the account the token acts as, whose comment is updated.
-	// "" means github-actions[bot] on GitHub Actions (a GITHUB_TOKEN), and
-	// otherwise the login from GET /user.
+	// "" asks GitHub (GET /user); an installation token, which may not ask,
+	// owns the comments of [bot] authors.
 	Login string
 }
 
@@ -195,16 +197,21 @@ func (g *GitHub) comment(ctx context.Context, p *plan.Plan, c *console.Console) 
 	if err != nil {
 		return fmt.Errorf("PR comment: %w", err)
 	}
+	// Whose comments are ours: the token's user. Installation tokens (the
+	// workflow's GITHUB_TOKEN, a GitHub App's) may not read /user: their
+	// comments are a bot's, e.g. github-actions[bot].
 	login := g.Login
-	if login == "" && p.CI.Provider == ci.GitHub {
-		login = botLogin
-	}
 	if login == "" {
 		u, _, err := client.Users.Get(ctx, "")
-		if err != nil {
+		var resp *github.ErrorResponse
+		switch {
+		case err == nil:
+			login = u.GetLogin()
+		case errors.As(err, &resp) && resp.Response != nil && resp.Response.StatusCode == http.StatusForbidden:
+			login = anyBot
+		default:
 			return commentErr(c, "get token user", err)
 		}
-		login = u.GetLogin()
 	}
 	existing, err := g.list(ctx, client, owner, repo, p.CI.PR)
 	if err != nil {
@@ -266,7 +273,9 @@ func (g *GitHub) list(ctx context.Context, client *github.Client, owner, repo st
 // comment that quotes the marker.
 func find(comments []*github.IssueComment, mark, login string) int64 {
 	for _, cm := range comments {
-		if strings.Contains(cm.GetBody(), mark) && strings.EqualFold(cm.GetUser().GetLogin(), login) {
+		author := cm.GetUser().GetLogin()
+		mine := strings.EqualFold(author, login) || (login == anyBot && strings.HasSuffix(author, "[bot]"))
+		if strings.Contains(cm.GetBody(), mark) && mine {
 			return cm.GetID()
 		}
 	}

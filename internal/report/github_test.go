@@ -80,6 +80,10 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && path == "/user" && f.user != "":
 		fmt.Fprintf(w, `{"login":%q,"id":1,"type":"User"}`, f.user)
+	case r.Method == http.MethodGet && path == "/user":
+		// What GitHub answers an installation token (GITHUB_TOKEN).
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"message":"Resource not accessible by integration","documentation_url":"https://docs.github.com/rest/users/users#get-the-authenticated-user","status":"403"}`)
 	case r.Method == http.MethodGet && path == "/repos/acme/ml/issues/5/comments":
 		if r.URL.Query().Get("per_page") != "100" {
 			fail("per_page = %q", r.URL.Query().Get("per_page"))
@@ -187,7 +191,7 @@ func TestPublishComment(t *testing.T) {
 	if want := "<!-- kf-run:CI/train/train -->"; mark != want {
 		t.Fatalf("marker = %q, want %q", mark, want)
 	}
-	list := []string{"GET /repos/acme/ml/issues/5/comments?per_page=100", "GET /repos/acme/ml/issues/5/comments?page=2&per_page=100"}
+	list := []string{"GET /user", "GET /repos/acme/ml/issues/5/comments?per_page=100", "GET /repos/acme/ml/issues/5/comments?page=2&per_page=100"}
 	tests := []struct {
 		name     string
 		comments []fakeComment
@@ -214,7 +218,13 @@ func TestPublishComment(t *testing.T) {
 			comments: thread(mark, true),
 			edit:     func(p *plan.Plan) { p.CI.Provider = ci.Local },
 			user:     "kf-run-bot", // a machine user's token: the bot's comment is not its own
-			want:     append(append([]string{"GET /user"}, list...), "POST /repos/acme/ml/issues/5/comments"),
+			want:     append(list, "POST /repos/acme/ml/issues/5/comments"),
+		},
+		{
+			name:     "personal token on GitHub Actions updates its own comment",
+			comments: append(thread(mark, false), fakeComment{ID: myComment, Author: "alice", Body: "old\n" + mark}),
+			user:     "alice",
+			want:     append(list, "PATCH /repos/acme/ml/issues/comments/9001"),
 		},
 		{
 			name:     "huge report stays under the limit",
