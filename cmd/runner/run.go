@@ -207,13 +207,18 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		if p.Wait && ctx.Err() == nil {
 			waitAll(ctx, client, p, out, e.poll)
 		}
-		stopRuns(client, p, out, ctx.Err() != nil)
 	}
 
-	// Report always runs, even after failure or interrupt, with a fresh deadline.
-	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Stopping the runs and the report always happen, with a fresh deadline.
+	// After a signal all of it fits in GitHub's ~10 s before SIGKILL.
+	budget := time.Minute
+	if ctx.Err() != nil {
+		budget = 8 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
-	publish(rctx, p, out, e)
+	stopRuns(cctx, client, p, out, ctx.Err() != nil)
+	publish(cctx, p, out, e)
 	return exitCode(ctx, p, nil)
 }
 
@@ -274,12 +279,23 @@ func waitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console
 // stopRuns terminates the runs nobody will wait for: after an interrupt or a
 // timeout, when cancel_on_interrupt is on. GitHub sends SIGKILL about 10 s
 // after the first signal, so this has a short deadline of its own.
-func stopRuns(client *kfp.Client, p *plan.Plan, out *console.Console, interrupted bool) {
+func stopRuns(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console, interrupted bool) {
+	for _, pl := range p.Pipelines {
+		if interrupted && pl.Submission != nil && (pl.Outcome == nil || !pl.Outcome.State.IsTerminal()) {
+			if pl.Outcome == nil {
+				pl.Outcome = &plan.Outcome{Started: pl.Submission.SubmittedAt}
+			}
+			pl.Outcome.Interrupted = true
+		}
+	}
 	if !p.CancelOnInterrupt {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// At most half the budget, all runs at once: one slow terminate must not
+	// leave the others running.
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, pl := range p.Pipelines {
 		if pl.Submission == nil || (pl.Outcome != nil && pl.Outcome.State.IsTerminal()) {
 			continue
@@ -290,13 +306,16 @@ func stopRuns(client *kfp.Client, p *plan.Plan, out *console.Console, interrupte
 		if pl.Outcome == nil {
 			pl.Outcome = &plan.Outcome{Started: pl.Submission.SubmittedAt}
 		}
-		if err := client.TerminateRun(ctx, pl.Submission.RunID); err != nil {
-			out.Warningf("terminate "+pl.Name, "could not terminate run %s: %v", pl.Submission.RunID, err)
-			continue
-		}
-		pl.Outcome.Terminated = true
-		out.Printf("%s: run %s terminated at KFP", pl.Name, pl.Submission.RunID)
+		wg.Go(func() {
+			if err := client.TerminateRun(ctx, pl.Submission.RunID); err != nil {
+				out.Warningf("terminate "+pl.Name, "could not terminate run %s: %v", pl.Submission.RunID, err)
+				return
+			}
+			pl.Outcome.Terminated = true
+			out.Printf("%s: run %s terminated at KFP", pl.Name, pl.Submission.RunID)
+		})
 	}
+	wg.Wait()
 }
 
 func publish(ctx context.Context, p *plan.Plan, out *console.Console, e env) {

@@ -136,6 +136,9 @@ type Outcome struct {
 	Tasks      []kfp.Task
 	TimedOut   bool
 	Terminated bool // kf-run asked KFP to terminate the run (interrupt)
+	// Interrupted is set when kf-run was interrupted before the run ended,
+	// whether or not terminating it worked.
+	Interrupted bool
 	// Logs holds the tail of the pod log for each failed task, by task name.
 	Logs map[string][]string
 }

@@ -243,6 +243,8 @@ func headlineWords(p *plan.Plan, pl *plan.Pipeline) (emoji, what string) {
 		return "🛑", "interrupted, run terminated after"
 	case o.Terminated:
 		return "🛑", "interrupted, run terminated (" + o.State.String() + ") after"
+	case o.Interrupted:
+		return "🛑", "interrupted, run left " + o.State.String() + " (not terminated) after"
 	case o.State == kfp.StateUnspecified:
 		return "❔", "state unknown after"
 	}
