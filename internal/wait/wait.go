@@ -121,8 +121,19 @@ func ForRun(ctx context.Context, api API, p *plan.Pipeline, o Options) (*plan.Ou
 	interval := o.Interval
 	failures := 0
 	for {
-		run, err := api.GetRun(ctx, p.Submission.RunID)
+		// A poll never outlives the timeout: a hung server must not hold
+		// exit code 4 back by minutes of retries.
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if p.Timeout > 0 {
+			pctx, cancel = context.WithTimeout(ctx, max(p.Timeout-o.Now().Sub(start), time.Millisecond))
+		}
+		run, err := api.GetRun(pctx, p.Submission.RunID)
+		timedOut := err != nil && pctx.Err() != nil && ctx.Err() == nil
+		cancel()
 		switch {
+		case timedOut:
+			out.TimedOut = true
+			return out, ErrTimeout
 		case err == nil:
 			failures = 0
 			tasks := run.Tasks(names)

@@ -295,3 +295,24 @@ func ExampleEvent_String() {
 	fmt.Println(Event{Pipeline: "train", Task: "fit", State: kfp.StateSucceeded, Duration: 90 * time.Second})
 	// Output: train: task fit SUCCEEDED (1m30s)
 }
+
+// A poll that hangs past the timeout ends the wait as timed out.
+func TestTimeoutDuringHungPoll(t *testing.T) {
+	t.Parallel()
+	api := &hungAPI{}
+	pl := pipeline(50 * time.Millisecond)
+	out, err := ForRun(context.Background(), api, pl, Options{})
+	if !errors.Is(err, ErrTimeout) || !out.TimedOut {
+		t.Fatalf("ForRun = %+v, %v; want a timeout", out, err)
+	}
+}
+
+// hungAPI answers GetRun only when the caller gives up.
+type hungAPI struct{}
+
+func (hungAPI) GetRun(ctx context.Context, _ string) (kfp.Run, error) {
+	<-ctx.Done()
+	return kfp.Run{}, &kfp.APIError{Op: "GetRun", Err: ctx.Err()}
+}
+
+func (hungAPI) PodLog(context.Context, string, int64) (string, error) { return "", nil }
