@@ -16,10 +16,12 @@ case "${INPUT_COMMENT:-true}" in false|False|FALSE) set -- "$@" --no-comment ;; 
 nl='
 '
 old_ifs=$IFS
+set -f # no globbing of input lines
 IFS=$nl
 for p in ${INPUT_PIPELINES:-}; do [ -n "$p" ] && set -- "$@" --pipeline "$p"; done
 for p in ${INPUT_PARAMS:-}; do [ -n "$p" ] && set -- "$@" --param "$p"; done
 IFS=$old_ifs
+set +f
 # The runner keeps dashes in input names (INPUT_GITHUB-TOKEN), which no
 # shell variable can hold and sh does not pass on to its children: read
 # them from this process's own environment (single-line values).
