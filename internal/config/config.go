@@ -247,7 +247,8 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	return Parse(path, b, getenv)
 }
 
-// Parse checks data as the contents of path.
+// Parse checks data as the contents of path. Errors found after ${ENV}
+// expansion never show a secret value: it is masked as ***.
 func Parse(path string, data []byte, getenv func(string) (string, bool)) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -262,15 +263,23 @@ func Parse(path string, data []byte, getenv func(string) (string, bool)) (*Confi
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	doc := root.Content[0]
+	if err := c.decode(path, root.Content[0]); err != nil {
+		return nil, redactErrors(err, c.Secrets)
+	}
+	return c, nil
+}
+
+func (c *Config) decode(path string, doc *yaml.Node) error {
+	var errs []error
 	checkKeys(path, doc, reflect.TypeFor[Config](), "the top level", &errs)
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
+	secrets := c.Secrets
 	if err := doc.Decode(c); err != nil {
-		return nil, yamlError(path, err)
+		return yamlError(path, err)
 	}
-	c.Path = path
+	c.Path, c.Secrets = path, secrets
 	if n := mapValue(doc, "pipelines"); n != nil && n.Kind == yaml.SequenceNode {
 		for i := range c.Pipelines {
 			if i < len(n.Content) {
@@ -278,10 +287,42 @@ func Parse(path string, data []byte, getenv func(string) (string, bool)) (*Confi
 			}
 		}
 	}
-	if err := errors.Join(c.check(), c.Images.check(path)); err != nil {
-		return nil, err
+	return errors.Join(c.check(), c.Images.check(path))
+}
+
+// redactErrors masks secrets in the messages of err's *Error values (kept
+// as *Error, so callers still see a config error).
+func redactErrors(err error, secrets []string) error {
+	if len(secrets) == 0 {
+		return err
 	}
-	return c, nil
+	mask := func(s string) string {
+		for _, v := range slices.SortedFunc(slices.Values(secrets), func(a, b string) int { return len(b) - len(a) }) {
+			// Shorter is no credential, and masking it would garble the text.
+			if len(strings.TrimSpace(v)) >= 4 {
+				s = strings.ReplaceAll(s, v, "***")
+			}
+		}
+		return s
+	}
+	var one func(error) error
+	one = func(err error) error {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			var out []error
+			for _, e := range j.Unwrap() {
+				out = append(out, one(e))
+			}
+			return errors.Join(out...)
+		}
+		var ce *Error
+		if errors.As(err, &ce) {
+			c := *ce
+			c.Msg = mask(c.Msg)
+			return &c
+		}
+		return errors.New(mask(err.Error()))
+	}
+	return one(err)
 }
 
 // checkKeys reports every mapping key in n that t (a struct with yaml
@@ -347,6 +388,8 @@ func hasKeys(t reflect.Type) bool {
 	return false
 }
 
+var unmarshalRE = regexp.MustCompile("cannot unmarshal (\\S+) `[^`]*` into (\\S+)")
+
 var lineRE = regexp.MustCompile(`^line (\d+):(.*)$`)
 
 func yamlError(path string, err error) error {
@@ -368,6 +411,9 @@ func yamlError(path string, err error) error {
 			e.Msg = strings.TrimSpace(sub[2])
 		}
 		e.Msg = strings.ReplaceAll(e.Msg, "!!", "")
+		// yaml.v3 echoes the value (cut to a few characters, which masking
+		// could not catch): say what it is instead.
+		e.Msg = unmarshalRE.ReplaceAllString(e.Msg, "cannot use a $1 value as a $2")
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)

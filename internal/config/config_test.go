@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,23 @@ pipelines: [{name: a, spec: a.yaml}]
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q: %v", want, err)
 		}
+	}
+}
+
+// A secret that lands where it does not fit is named by its place, never
+// shown.
+func TestErrorsMaskSecrets(t *testing.T) {
+	t.Parallel()
+	src := "defaults:\n  cancel_on_interrupt: ${API_KEY}\npipelines: [{name: a, spec: a.yaml}]\n"
+	_, err := Parse("kf-run.yaml", []byte(src), env(map[string]string{"API_KEY": "sk-SECRET-abc"}))
+	if err == nil {
+		t.Fatal("Parse succeeded, want a type error")
+	}
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 2 {
+		t.Errorf("error %v is not a config error at line 2", err)
+	}
+	if strings.Contains(err.Error(), "sk-SECR") {
+		t.Errorf("error shows the secret: %v", err)
 	}
 }

@@ -65,10 +65,14 @@ func VarsFrom(info ci.Info) Vars {
 }
 
 // UsageError is a problem with the flags or config: nothing was submitted,
-// and the exit code is 2.
-type UsageError struct{ Err error }
+// and the exit code is 2. Its text never shows a secret: a parameter given
+// as ${API_KEY} that fails its type check is named, its value masked.
+type UsageError struct {
+	Err     error
+	Secrets []string
+}
 
-func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Error() string { return redact(e.Err.Error(), e.Secrets) }
 func (e *UsageError) Unwrap() error { return e.Err }
 
 func usage(err error) error {
@@ -78,11 +82,34 @@ func usage(err error) error {
 	return &UsageError{Err: err}
 }
 
+// redact replaces each secret in s with ***, longest first.
+func redact(s string, secrets []string) string {
+	sorted := slices.Clone(secrets)
+	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range sorted {
+		// Shorter is no credential, and masking it would garble the text.
+		if len(strings.TrimSpace(v)) >= 4 {
+			s = strings.ReplaceAll(s, v, "***")
+		}
+	}
+	return s
+}
+
 // New builds the plan: it loads and checks every selected spec and types
 // every parameter. It does no network I/O.
 func New(in Input) (*Plan, error) {
 	p, err := build(in)
-	return p, usage(err)
+	if err == nil {
+		return p, nil
+	}
+	ue := &UsageError{Err: err}
+	if in.Config != nil {
+		ue.Secrets = in.Config.Secrets
+	}
+	if p != nil {
+		ue.Secrets = append(ue.Secrets, p.Secrets...)
+	}
+	return p, ue
 }
 
 func build(in Input) (*Plan, error) {

@@ -140,3 +140,21 @@ func TestNewFromSpecFlag(t *testing.T) {
 		t.Errorf("parameters (-want +got):\n%s", diff)
 	}
 }
+
+// A parameter from a secret env var that fails its type check is named,
+// its value masked.
+func TestUsageErrorMasksSecrets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	abs, _ := filepath.Abs(spec)
+	path := filepath.Join(dir, "kf-run.yaml")
+	os.WriteFile(path, []byte("kubeflow: {host: http://kfp}\npipelines:\n  - name: a\n    spec: "+abs+"\n    parameters: {dataset: x, epochs: \"${API_KEY}\"}\n"), 0o644)
+	cfg, err := config.Load(path, func(k string) (string, bool) { return "sk-SECRET-abc", k == "API_KEY" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Input{Config: cfg, CI: gh})
+	if err == nil || !strings.Contains(err.Error(), `parameter "epochs"`) || strings.Contains(err.Error(), "sk-SECRET-abc") {
+		t.Errorf("error = %v, want the parameter named and the value masked", err)
+	}
+}
