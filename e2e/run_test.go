@@ -208,3 +208,22 @@ func TestLostCreateAnswer(t *testing.T) {
 		t.Errorf("%d runs named %q, want exactly 1", len(runs), name)
 	}
 }
+
+// --no-wait submits, reports the link and exits 0 at once.
+func TestNoWait(t *testing.T) {
+	t.Parallel()
+	name := uniq(t, "nowait")
+	shared.call(t, "POST", "/_sandbox/scripts", map[string]any{"run_name": name, "run": map[string]any{"outcome": "hang"}}, nil)
+	r := kfRun(context.Background(), t, t.TempDir(), nil, append(withSpec(exampleArgs(name), example(t, "train/pipeline.yaml")), "--no-wait")...)
+	if r.code != 0 {
+		t.Fatalf("want exit 0:\n%s", r)
+	}
+	runs := shared.runsNamed(t, name, "")
+	if len(runs) != 1 || !strings.Contains(r.stdout, "/#/runs/details/"+runs[0].RunID) {
+		t.Fatalf("runs %+v; the output must link the one run:\n%s", runs, r)
+	}
+	if strings.Contains(r.stdout, "terminated") || runs[0].State == "FAILED" {
+		t.Errorf("a run nobody waits for by choice must be left running:\n%s", r)
+	}
+	shared.call(t, "POST", "/apis/v2beta1/runs/"+runs[0].RunID+":terminate", nil, nil)
+}
