@@ -216,6 +216,9 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 		if mode == ModeInCluster {
 			path = inClusterToken(o)
 			if path == "" {
+				if p := o.Getenv("KF_PIPELINES_SA_TOKEN_PATH"); p != "" {
+					return nil, errors.New("KF_PIPELINES_SA_TOKEN_PATH=" + p + " cannot be read: fix the path, or unset it to use the pod's service-account token inside the cluster")
+				}
 				return nil, errors.New("in cluster (KUBERNETES_SERVICE_HOST is set) but no service-account token at " + ServiceAccountTokenPath + ": set kubeflow.auth.token_file, KF_RUN_TOKEN_FILE or KF_RUN_TOKEN")
 			}
 			if host == "" {
@@ -244,7 +247,10 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 		if s.OIDCRequestURL == "" || s.OIDCRequestToken == "" {
 			return nil, errors.New("GitHub OIDC: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: give the job `permissions: id-token: write` (not available to pull requests from forks)")
 		}
-		m := &oidcMinter{url: s.OIDCRequestURL, reqToken: s.OIDCRequestToken, audience: s.OIDCAudience, client: &http.Client{Transport: base, Timeout: 30 * time.Second}, now: o.Now, onSecret: o.OnSecret}
+		// The ID-token endpoint gets a transport of its own: the KFP
+		// connection's TLS settings (a private CA, a client certificate,
+		// insecure_skip_verify) are not for the Actions runtime.
+		m := &oidcMinter{url: s.OIDCRequestURL, reqToken: s.OIDCRequestToken, audience: s.OIDCAudience, client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}, now: o.Now, onSecret: o.OnSecret}
 		rt = &bearer{next: base, token: m.get}
 		c.Describe = fmt.Sprintf("GitHub Actions OIDC ID token, audience %q%s", s.OIDCAudience, from)
 	default:
@@ -267,11 +273,16 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 	return c, nil
 }
 
+// inClusterToken is the pod's token for KFP. KF_PIPELINES_SA_TOKEN_PATH,
+// when set, is the only choice: it is what lets the token go to a host
+// outside the cluster, so falling back to the pod's Kubernetes API token
+// would send that one there.
 func inClusterToken(o Options) string {
-	for _, p := range []string{o.Getenv("KF_PIPELINES_SA_TOKEN_PATH"), ProjectedTokenPath, ServiceAccountTokenPath} {
-		if p == "" {
-			continue
-		}
+	paths := []string{ProjectedTokenPath, ServiceAccountTokenPath}
+	if p := o.Getenv("KF_PIPELINES_SA_TOKEN_PATH"); p != "" {
+		paths = []string{p}
+	}
+	for _, p := range paths {
 		if _, err := o.ReadFile(p); err == nil {
 			return p
 		}

@@ -206,6 +206,14 @@ func TestInCluster(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "KF_RUN_TOKEN") {
 		t.Errorf("no token in cluster: %v", err)
 	}
+	// KF_PIPELINES_SA_TOKEN_PATH lets the token go outside the cluster:
+	// when it cannot be read, the pod's Kubernetes API token must not go
+	// there in its place.
+	env := func(k string) string { return map[string]string{"KF_PIPELINES_SA_TOKEN_PATH": "/missing"}[k] }
+	_, err = auth.Connect("https://kfp.example.com", auth.Settings{InCluster: true}, auth.Options{ReadFile: read, Getenv: env})
+	if err == nil || !strings.Contains(err.Error(), "KF_PIPELINES_SA_TOKEN_PATH=/missing cannot be read") {
+		t.Errorf("unreadable KF_PIPELINES_SA_TOKEN_PATH: %v, want an error, no fallback", err)
+	}
 }
 
 // Both Kubeflow login fronts: the first request signs in through Dex's

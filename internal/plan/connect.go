@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -170,12 +171,15 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 }
 
 // clusterLocal reports whether host names a Kubernetes service: a bare
-// name, or one under .svc or .cluster.local.
+// name, one under .svc or .cluster.local, or a private IP address.
 func clusterLocal(host string) bool {
 	u, err := url.Parse(host)
 	if err != nil {
 		return false
 	}
 	h := u.Hostname()
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.IsPrivate()
+	}
 	return h != "" && (!strings.Contains(h, ".") || strings.HasSuffix(h, ".svc") || strings.HasSuffix(h, ".cluster.local"))
 }
