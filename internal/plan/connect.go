@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -38,6 +40,12 @@ func Connection(cfg *config.Config, f Flags, getenv func(string) string, offline
 	if t.Host == "" && !offline && !creds.InCluster && !creds.Kube.Set() {
 		return t, creds, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST or --host (or kubeflow.kubernetes.context, KF_RUN_KUBE_CONTEXT or --kube-context)", cfg.Path)
 	}
+	// Credentials in the URL would be printed with it and never sent.
+	for _, u := range []string{t.Host, t.UIURL} {
+		if pu, err := url.Parse(u); err == nil && pu.User != nil {
+			return kfp.Target{}, creds, fmt.Errorf("the KFP URL %s carries credentials, which kf-run does not use: drop them, and set kubeflow.auth (a token, or username/password from ${ENV})", pu.Redacted())
+		}
+	}
 	return t, creds, nil
 }
 
@@ -62,7 +70,7 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 		env = append(env, mode{"token", "env KF_RUN_TOKEN", func(s *auth.Settings) { s.Token = v }})
 	}
 	if v := getenv("KF_RUN_TOKEN_FILE"); v != "" {
-		env = append(env, mode{"token file", "env KF_RUN_TOKEN_FILE", func(s *auth.Settings) { s.TokenFile = v }})
+		env = append(env, mode{"token file", "env KF_RUN_TOKEN_FILE", func(s *auth.Settings) { s.TokenFile = homePath(v) }})
 	}
 	if u, p := getenv("KF_RUN_USERNAME"), getenv("KF_RUN_PASSWORD"); u != "" || p != "" {
 		if u == "" || p == "" {
@@ -77,7 +85,7 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 		fromFile = append(fromFile, mode{"token", file("auth.token"), func(s *auth.Settings) { s.Token = a.Token.Value }})
 	}
 	if a.TokenFile.Value != "" {
-		fromFile = append(fromFile, mode{"token file", file("auth.token_file"), func(s *auth.Settings) { s.TokenFile = a.TokenFile.Value }})
+		fromFile = append(fromFile, mode{"token file", file("auth.token_file"), func(s *auth.Settings) { s.TokenFile = cfgPath(cfg, a.TokenFile.Value) }})
 	}
 	if a.Username.Value != "" {
 		fromFile = append(fromFile, mode{"username/password", file("auth.username"), func(s *auth.Settings) { s.Username, s.Password = a.Username.Value, a.Password.Value }})
@@ -111,7 +119,7 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 	if useKube {
 		s.Kube = auth.Kube{
 			Context:    first(f.KubeContext, getenv("KF_RUN_KUBE_CONTEXT"), k.Kubernetes.Context.Value),
-			Kubeconfig: first(getenv("KF_RUN_KUBECONFIG"), k.Kubernetes.Kubeconfig.Value),
+			Kubeconfig: first(homePath(getenv("KF_RUN_KUBECONFIG")), cfgPath(cfg, k.Kubernetes.Kubeconfig.Value)),
 			Service:    first(getenv("KF_RUN_KUBE_SERVICE"), k.Kubernetes.Service.Value),
 			Namespace:  first(getenv("KF_RUN_KUBE_NAMESPACE"), k.Kubernetes.Namespace.Value),
 			Port:       k.Kubernetes.Port,
@@ -149,9 +157,9 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 		s.OIDCRequestURL, s.OIDCRequestToken = getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 	}
 	s.TLS = auth.TLS{
-		CAFile:   first(getenv("KF_RUN_CA_FILE"), k.TLS.CAFile.Value),
-		CertFile: first(getenv("KF_RUN_CLIENT_CERT"), k.TLS.CertFile.Value),
-		KeyFile:  first(getenv("KF_RUN_CLIENT_KEY"), k.TLS.KeyFile.Value),
+		CAFile:   first(homePath(getenv("KF_RUN_CA_FILE")), cfgPath(cfg, k.TLS.CAFile.Value)),
+		CertFile: first(homePath(getenv("KF_RUN_CLIENT_CERT")), cfgPath(cfg, k.TLS.CertFile.Value)),
+		KeyFile:  first(homePath(getenv("KF_RUN_CLIENT_KEY")), cfgPath(cfg, k.TLS.KeyFile.Value)),
 	}
 	s.TLS.InsecureSkipVerify = k.TLS.InsecureSkipVerify
 	if v := getenv("KF_RUN_INSECURE_SKIP_VERIFY"); v != "" {
@@ -182,4 +190,24 @@ func clusterLocal(host string) bool {
 		return ip.IsPrivate()
 	}
 	return h != "" && (!strings.Contains(h, ".") || strings.HasSuffix(h, ".svc") || strings.HasSuffix(h, ".cluster.local"))
+}
+
+// homePath expands a leading ~/ to the user's home directory.
+func homePath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, rest)
+		}
+	}
+	return p
+}
+
+// cfgPath resolves a file named in kf-run.yaml as spec is resolved: a
+// relative path is relative to the config file's directory; ~/ is home.
+func cfgPath(cfg *config.Config, p string) string {
+	p = homePath(p)
+	if p == "" || filepath.IsAbs(p) || cfg == nil || cfg.Path == "" || strings.HasPrefix(cfg.Path, "(") {
+		return p
+	}
+	return filepath.Join(filepath.Dir(cfg.Path), p)
 }

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -111,5 +113,33 @@ func TestConfigRefusesTwoModes(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", src, err, want)
 		}
+	}
+}
+
+func TestConnectionRefusesCredentialsInURL(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{Path: "kf-run.yaml"}
+	_, _, err := Connection(cfg, Flags{Host: "http://alice:S3CRET-pass@127.0.0.1:1/pipeline"}, func(string) string { return "" }, false)
+	if err == nil || strings.Contains(err.Error(), "S3CRET-pass") || !strings.Contains(err.Error(), "carries credentials") {
+		t.Errorf("Connection error = %v, want a refusal that does not show the password", err)
+	}
+}
+
+func TestCredentialFilesResolveLikeSpec(t *testing.T) {
+	t.Parallel()
+	home, _ := os.UserHomeDir()
+	cfg := &config.Config{Path: "ci/kf-run.yaml"}
+	for in, want := range map[string]string{
+		"certs/ca.pem": filepath.Join("ci", "certs", "ca.pem"),
+		"/etc/ca.pem":  "/etc/ca.pem",
+		"~/.kube/prod": filepath.Join(home, ".kube", "prod"),
+		"":             "",
+	} {
+		if got := cfgPath(cfg, in); got != want {
+			t.Errorf("cfgPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := cfgPath(&config.Config{Path: "(no config file)"}, "ca.pem"); got != "ca.pem" {
+		t.Errorf("without a config file: %q", got)
 	}
 }
