@@ -110,7 +110,11 @@ func (l *login) send(r *http.Request, again bool) (*http.Response, error) {
 		// oauth2-proxy refreshes its cookie on the way through.
 		if cs := res.Cookies(); len(cs) > 0 {
 			for _, c := range cs {
-				l.onSecret(c.Value)
+				// A load balancer's short cookie (lang=en) is no secret;
+				// masking it would garble every line of the log.
+				if len(c.Value) >= 8 {
+					l.onSecret(c.Value)
+				}
 			}
 			jar.SetCookies(r.URL, cs)
 		}
