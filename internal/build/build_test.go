@@ -480,3 +480,40 @@ func TestImagesSBOM(t *testing.T) {
 		t.Errorf("the SBOM changed the image digest: %v", digests)
 	}
 }
+
+// What ko puts in the image but no BuildID covers must change the skip key:
+// files behind a symlinked kodata directory, and -ldflags from GOFLAGS.
+// Not parallel: it sets GOFLAGS for the process.
+func TestImagesSkipCacheSeesKodataLinksAndGOFLAGS(t *testing.T) {
+	ctx := context.Background()
+	reg := newRegistry(t, "", "")
+	base := reg.Host + "/base/static:latest"
+	pushBase(t, base, nil, "linux/amd64")
+	dir := writeModule(t, map[string]string{"cmd/hello/main.go": helloMain + "\nconst tag = \"one\"\n", "assets/a.txt": "one"})
+	if err := os.Symlink(filepath.Join("..", "..", "assets"), filepath.Join(dir, "cmd/hello/kodata")); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Dir: dir, Repo: reg.Host + "/app", BaseImage: base}
+	build := func(what string) Image {
+		t.Helper()
+		imgs, err := Images(ctx, o, []Target{{Ref: "ko://./cmd/hello"}})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return imgs[0]
+	}
+	build("first")
+	if again := build("again"); !again.Reused {
+		t.Fatalf("no change: %+v, want reused", again)
+	}
+	os.WriteFile(filepath.Join(dir, "assets/a.txt"), []byte("two"), 0o644)
+	// (Whether ko then copies the new file depends on where the link is;
+	// the skip cache must not decide for it.)
+	if img := build("kodata changed behind a link"); img.Reused {
+		t.Errorf("after a change behind kodata's link: %+v, want rebuilt, not reused", img)
+	}
+	t.Setenv("GOFLAGS", "-ldflags=-X=main.version=two")
+	if img := build("GOFLAGS ldflags"); img.Reused {
+		t.Errorf("after GOFLAGS changed the link flags: %+v, want rebuilt", img)
+	}
+}

@@ -155,19 +155,14 @@ func buildIDs(ctx context.Context, dir string, p platform, flags, env []string, 
 	return ids, deps, nil
 }
 
-// goFlagsDisableVCS reports whether `go build` in dir stamps no VCS state,
-// because GOFLAGS (environment or go env file) or the flags say
-// -buildvcs=false.
-func goFlagsDisableVCS(ctx context.Context, dir string, flags []string) bool {
-	for _, f := range flags {
-		if f == "-buildvcs=false" || f == "--buildvcs=false" {
-			return true
-		}
-	}
-	cmd := exec.CommandContext(ctx, "go", "env", "GOFLAGS")
+// linkEnv is what `go env` says of the settings that change a binary
+// without changing any compiled package's BuildID (-ldflags in GOFLAGS,
+// from the environment or the go env file), and of GOEXPERIMENT.
+func linkEnv(ctx context.Context, dir string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "env", "GOFLAGS", "GOEXPERIMENT")
 	cmd.Dir, cmd.Env = dir, goEnv()
 	out, err := cmd.Output()
-	return err == nil && slices.Contains(strings.Fields(string(out)), "-buildvcs=false")
+	return strings.TrimSpace(string(out)), err
 }
 
 // gitState is what `go build` stamps into a binary from git: the commit and

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -76,10 +77,12 @@ func (s *session) keys(ctx context.Context, ips []string) map[string]string {
 		}
 	}
 	// Meanwhile: the bases and the VCS state, which the skip cache also needs.
-	var vcs string
+	var vcs, goenv string
+	var goenvErr error
 	if !s.o.NoSkip {
 		wg.Go(func() {
-			if !goFlagsDisableVCS(ctx, s.dir, nil) {
+			goenv, goenvErr = linkEnv(ctx, s.dir)
+			if !slices.Contains(strings.Fields(goenv), "-buildvcs=false") {
 				vcs = gitState(ctx, s.dir)
 			} else {
 				vcs = "off"
@@ -90,7 +93,7 @@ func (s *session) keys(ctx context.Context, ips []string) map[string]string {
 		}
 	}
 	wg.Wait()
-	if s.o.NoSkip {
+	if s.o.NoSkip || goenvErr != nil {
 		return keys
 	}
 
@@ -109,7 +112,7 @@ func (s *session) keys(ctx context.Context, ips []string) map[string]string {
 			h := sha256.New()
 			fmt.Fprintf(h, "kf-run skip v1\nko %s\nimport %s\nbase %s %s\n", KoVersion, ip, e.ref, e.dig)
 			fmt.Fprintf(h, "trimpath true\nsbom %t %s\ncreated %d %d\n", s.o.SBOM, s.o.UserAgent, s.o.CreationTime.Unix(), s.o.KoDataCreationTime.Unix())
-			fmt.Fprintf(h, "env %q\nflags %q\nldflags %q\nvcs %s\n", env, flags, ldflags, vcs)
+			fmt.Fprintf(h, "env %q\nflags %q\nldflags %q\nvcs %s\ngo env %q\n", env, flags, ldflags, vcs, goenv)
 			ok := true
 			for _, p := range plats {
 				l := lists[fmt.Sprint(p, gi)]
@@ -156,28 +159,38 @@ func (s *session) hashKodata(h hash.Hash, ip string) bool {
 		fmt.Fprintf(h, "kodata none\n")
 		return true
 	}
-	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+	// filepath.Walk does not enter a symlinked directory; ko copies what is
+	// behind it, so the key must see it too.
+	var walk func(dir, rel string, depth int) error
+	walk = func(dir, rel string, depth int) error {
+		if depth > 40 {
+			return fmt.Errorf("kodata: symlinks nest too deep at %s", rel)
+		}
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, p)
-		st, err := os.Stat(p) // follow symlinks
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "kodata %q %v %d\n", filepath.ToSlash(rel), st.Mode(), st.Size())
-		if st.Mode().IsRegular() {
-			f, err := os.Open(p)
+		for _, e := range entries {
+			p, r := filepath.Join(dir, e.Name()), path.Join(rel, e.Name())
+			st, err := os.Stat(p) // follow symlinks
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			if _, err := io.Copy(h, f); err != nil {
-				return err
+			fmt.Fprintf(h, "kodata %q %v %d\n", r, st.Mode(), st.Size())
+			switch {
+			case st.IsDir():
+				if err := walk(p, r, depth+1); err != nil {
+					return err
+				}
+			case st.Mode().IsRegular():
+				if err := hashFile(h, p); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
-	})
+	}
+	err := walk(root, ".", 0)
 	return err == nil
 }
 
@@ -218,4 +231,14 @@ func (s *session) retag(ctx context.Context, repo string, d v1.Hash) error {
 		}
 	}
 	return nil
+}
+
+func hashFile(h hash.Hash, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(h, f)
+	return err
 }
