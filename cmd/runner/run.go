@@ -320,9 +320,15 @@ func stopRuns(ctx context.Context, client *kfp.Client, p *plan.Plan, out *consol
 
 func publish(ctx context.Context, p *plan.Plan, out *console.Console, e env) {
 	report.Console(out, p)
-	if p.CI.Provider == ci.GitHub {
+	switch p.CI.Provider {
+	case ci.GitHub:
 		gh := &report.GitHub{}
 		if err := gh.Publish(ctx, p, out); err != nil {
+			out.Warningf("report", "%v", err)
+		}
+	case ci.GitLab:
+		gl := &report.GitLab{}
+		if err := gl.Publish(ctx, p, out); err != nil {
 			out.Warningf("report", "%v", err)
 		}
 	}
