@@ -177,7 +177,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	c.register(fs)
 	fs.BoolVar(&c.NoWait, "no-wait", false, "submit, print the run links and exit 0 without waiting")
 	fs.DurationVar(&c.Timeout, "timeout", 0, "give up waiting after this long (e.g. 30m); exit 4")
-	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment")
+	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment (merge request note on GitLab)")
 	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the markdown report (the GitHub job summary) to this file")
 	if code, ok := parse(fs, args, e, "Usage: kf-run run [--config FILE] [--pipeline NAME]...\n       kf-run run --spec FILE --host URL [--param k=v]...\n\nSubmits the pipelines, waits for their runs and reports.\n"); !ok {
 		return code
