@@ -290,21 +290,25 @@ func (c *Config) decode(path string, doc *yaml.Node) error {
 	return errors.Join(c.check(), c.Images.check(path))
 }
 
+// Redact replaces each secret in s with ***, longest first, for error
+// text printed before any console masking is set up.
+func Redact(s string, secrets []string) string {
+	for _, v := range slices.SortedFunc(slices.Values(secrets), func(a, b string) int { return len(b) - len(a) }) {
+		// Shorter is no credential, and masking it would garble the text.
+		if len(strings.TrimSpace(v)) >= 4 {
+			s = strings.ReplaceAll(s, v, "***")
+		}
+	}
+	return s
+}
+
 // redactErrors masks secrets in the messages of err's *Error values (kept
 // as *Error, so callers still see a config error).
 func redactErrors(err error, secrets []string) error {
 	if len(secrets) == 0 {
 		return err
 	}
-	mask := func(s string) string {
-		for _, v := range slices.SortedFunc(slices.Values(secrets), func(a, b string) int { return len(b) - len(a) }) {
-			// Shorter is no credential, and masking it would garble the text.
-			if len(strings.TrimSpace(v)) >= 4 {
-				s = strings.ReplaceAll(s, v, "***")
-			}
-		}
-		return s
-	}
+	mask := func(s string) string { return Redact(s, secrets) }
 	var one func(error) error
 	one = func(err error) error {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {

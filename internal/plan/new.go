@@ -72,7 +72,7 @@ type UsageError struct {
 	Secrets []string
 }
 
-func (e *UsageError) Error() string { return redact(e.Err.Error(), e.Secrets) }
+func (e *UsageError) Error() string { return config.Redact(e.Err.Error(), e.Secrets) }
 func (e *UsageError) Unwrap() error { return e.Err }
 
 func usage(err error) error {
@@ -80,19 +80,6 @@ func usage(err error) error {
 		return nil
 	}
 	return &UsageError{Err: err}
-}
-
-// redact replaces each secret in s with ***, longest first.
-func redact(s string, secrets []string) string {
-	sorted := slices.Clone(secrets)
-	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range sorted {
-		// Shorter is no credential, and masking it would garble the text.
-		if len(strings.TrimSpace(v)) >= 4 {
-			s = strings.ReplaceAll(s, v, "***")
-		}
-	}
-	return s
 }
 
 // New builds the plan: it loads and checks every selected spec and types
