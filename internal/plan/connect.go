@@ -179,15 +179,18 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 }
 
 // clusterLocal reports whether host names a Kubernetes service: a bare
-// name, one under .svc or .cluster.local, or a private IP address.
+// name, or one under .svc or .cluster.local. An IP address never does: a
+// private address may as well be a VPN or office host, and a pod cannot
+// learn its cluster's service CIDR; such a host gets the pod's token only
+// through KF_PIPELINES_SA_TOKEN_PATH or token_file, said on purpose.
 func clusterLocal(host string) bool {
 	u, err := url.Parse(host)
 	if err != nil {
 		return false
 	}
 	h := u.Hostname()
-	if ip := net.ParseIP(h); ip != nil {
-		return ip.IsPrivate()
+	if net.ParseIP(h) != nil {
+		return false
 	}
 	return h != "" && (!strings.Contains(h, ".") || strings.HasSuffix(h, ".svc") || strings.HasSuffix(h, ".cluster.local"))
 }

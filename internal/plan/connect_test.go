@@ -60,8 +60,16 @@ func TestConnection(t *testing.T) {
 			host: "http://ml-pipeline.kubeflow.svc.cluster.local:8888", want: auth.Settings{InCluster: true, From: "in cluster"}},
 		{name: "pod token never to an outside host", cfg: file("  host: https://kfp.example.com\n"), env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"},
 			host: "https://kfp.example.com"},
-		{name: "pod token to a private IP (a service's cluster IP)", cfg: file("  host: http://10.96.0.12:8888\n"), env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"},
-			host: "http://10.96.0.12:8888", want: auth.Settings{InCluster: true, From: "in cluster"}},
+		// A private address may be a VPN or office host as well as a
+		// cluster IP: only names say "inside the cluster".
+		{name: "pod token never to a private IP", cfg: file("  host: http://10.96.0.12:8888\n"), env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+			host: "http://10.96.0.12:8888"},
+		{name: "pod token never to a private IPv6 address", cfg: file("  host: http://[fd00::12]:8888\n"), env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+			host: "http://[fd00::12]:8888"},
+		{name: "pod token to a bare service name", cfg: file("  host: http://ml-pipeline:8888\n"), env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+			host: "http://ml-pipeline:8888", want: auth.Settings{InCluster: true, From: "in cluster"}},
+		{name: "pod token to a .svc name", cfg: file("  host: http://ml-pipeline.kubeflow.svc:8888\n"), env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+			host: "http://ml-pipeline.kubeflow.svc:8888", want: auth.Settings{InCluster: true, From: "in cluster"}},
 		{name: "pod token never to a public IP", cfg: file("  host: http://[2001:4860:4860::8888]:8888\n"), env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"},
 			host: "http://[2001:4860:4860::8888]:8888"},
 		{name: "unless the token path is given", cfg: file("  host: https://kfp.example.com\n"), env: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KF_PIPELINES_SA_TOKEN_PATH": "/t"},
