@@ -52,11 +52,14 @@ func cell(s string, max int) string {
 }
 
 // code renders s as inline code with HTML, so no backtick in s can close it
-// and mentions or autolinks inside are not processed.
+// and autolinks inside are not processed. "@" stays as it is: neither
+// GitHub (html-pipeline's MentionFilter skips code, pre and links) nor
+// GitLab (reference filters ignore code and pre) makes a mention in code,
+// and an image reference repo@sha256:… must stay copyable.
 func code(s string, max int) string {
 	s = cut(console.StripControl(strings.ReplaceAll(s, "\n", " ")), max)
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", "&#124;", "\\", "&#92;",
-		"`", "&#96;", "*", "&#42;", "_", "&#95;", "[", "&#91;", "]", "&#93;", "~", "&#126;", "$", "&#36;", "@", "@\u2060")
+		"`", "&#96;", "*", "&#42;", "_", "&#95;", "[", "&#91;", "]", "&#93;", "~", "&#126;", "$", "&#36;")
 	return "<code>" + r.Replace(s) + "</code>"
 }
 

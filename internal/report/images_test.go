@@ -20,7 +20,7 @@ func TestMarkdownImages(t *testing.T) {
 	got := Markdown(p, pl, 0)
 	for _, want := range []string{
 		"| Image | Pushed as |",
-		"| <code>ko://example.com/app/cmd/train</code> | <code>ghcr.io/acme/ml/train-0a1b@\u2060sha256:" + strings.Repeat("a", 64) + "</code> |",
+		"| <code>ko://example.com/app/cmd/train</code> | <code>ghcr.io/acme/ml/train-0a1b@sha256:" + strings.Repeat("a", 64) + "</code> |",
 		"sha256:" + strings.Repeat("b", 64) + "</code> (unchanged) |",
 	} {
 		if !strings.Contains(got, want) {

@@ -364,7 +364,11 @@ func TestEscape(t *testing.T) {
 		{"html", "<b>&", "&lt;b&gt;&amp;", "<code>&lt;b&gt;&amp;</code>"},
 		{"backticks", "``x``", "&#96;&#96;x&#96;&#96;", "<code>&#96;&#96;x&#96;&#96;</code>"},
 		{"newline", "a\nb", "a<br>b", "<code>a b</code>"},
-		{"mention", "@team", "@\u2060team", "<code>@\u2060team</code>"},
+		// GitHub and GitLab make no mention inside code (html-pipeline's
+		// MentionFilter skips <code>; GitLab's reference filters ignore
+		// code and pre), so code keeps "@" as it is: a digest stays copyable.
+		{"mention", "@team", "@\u2060team", "<code>@team</code>"},
+		{"digest", "ghcr.io/a/b@sha256:0f", "ghcr.io/a/b@\u2060sha256:0f", "<code>ghcr.io/a/b@sha256:0f</code>"},
 		{"link", "[x](y)", `\[x\]\(y\)`, "<code>&#91;x&#93;(y)</code>"},
 		{"control", "a\x1b[31mb\x07", "ab", "<code>ab</code>"},
 	}
