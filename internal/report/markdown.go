@@ -460,6 +460,20 @@ func (r *renderer) images(b *strings.Builder) {
 	b.WriteString("\n")
 }
 
+// GitHub renders Mermaid with its defaults: a diagram over maxEdges edges
+// or maxTextSize characters shows an error box instead of the graph
+// (mermaid's flowchart.maxEdges and maxTextSize). Such a DAG is left out:
+// the task table says it all.
+const (
+	mermaidMaxEdges    = 500
+	mermaidMaxTextSize = 50000
+)
+
+// mermaidFits reports whether a diagram of text with edges edges renders.
+func mermaidFits(text string, edges int) bool {
+	return edges <= mermaidMaxEdges && len(text) <= mermaidMaxTextSize
+}
+
 // mermaid draws the root DAG from the spec, nodes coloured by task state.
 // Node ids are generated (n0, n1...), labels sanitized and quoted.
 func (r *renderer) mermaid(b *strings.Builder) {
@@ -472,27 +486,33 @@ func (r *renderer) mermaid(b *strings.Builder) {
 	for _, row := range r.rows {
 		class[row.name] = row.class
 	}
-	b.WriteString("```mermaid\ngraph TD\n")
+	var g strings.Builder
+	g.WriteString("graph TD\n")
 	for _, t := range spec.Tasks {
 		if _, ok := id[t.Name]; ok {
 			continue
 		}
 		id[t.Name] = fmt.Sprintf("n%d", len(id))
-		fmt.Fprintf(b, "  %s[\"%s\"]:::%s\n", id[t.Name], mermaidLabel(r.text(t.Name)), class[t.Name])
+		fmt.Fprintf(&g, "  %s[\"%s\"]:::%s\n", id[t.Name], mermaidLabel(r.text(t.Name)), class[t.Name])
 	}
+	edges := 0
 	for _, t := range spec.Tasks {
 		for _, d := range t.DependsOn {
 			if from, ok := id[d]; ok {
-				fmt.Fprintf(b, "  %s --> %s\n", from, id[t.Name])
+				fmt.Fprintf(&g, "  %s --> %s\n", from, id[t.Name])
+				edges++
 			}
 		}
 	}
-	b.WriteString("  classDef succeeded fill:#dafbe1,stroke:#1a7f37,color:#1f2328\n" +
+	g.WriteString("  classDef succeeded fill:#dafbe1,stroke:#1a7f37,color:#1f2328\n" +
 		"  classDef failed fill:#ffebe9,stroke:#cf222e,color:#1f2328\n" +
 		"  classDef running fill:#ddf4ff,stroke:#0969da,color:#1f2328\n" +
 		"  classDef pending fill:#eaeef2,stroke:#6e7781,color:#1f2328\n" +
-		"  classDef canceled fill:#fff1e5,stroke:#bc4c00,color:#1f2328\n" +
-		"```\n\n")
+		"  classDef canceled fill:#fff1e5,stroke:#bc4c00,color:#1f2328\n")
+	if !mermaidFits(g.String(), edges) {
+		return
+	}
+	b.WriteString("```mermaid\n" + g.String() + "```\n\n")
 }
 
 func stateClass(s kfp.RunState) string {

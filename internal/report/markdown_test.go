@@ -3,6 +3,7 @@ package report
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -414,5 +415,60 @@ func golden(t *testing.T, path, got string) {
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
+
+// A DAG over GitHub's Mermaid limits would show an error box: the summary
+// keeps the table and draws no graph.
+func TestMermaidLimits(t *testing.T) {
+	t.Parallel()
+	if !mermaidFits(strings.Repeat("x", mermaidMaxTextSize), mermaidMaxEdges) {
+		t.Error("a diagram at both limits must be drawn")
+	}
+	if mermaidFits(strings.Repeat("x", mermaidMaxTextSize+1), 0) {
+		t.Error("a diagram one character over maxTextSize must not be drawn")
+	}
+	if mermaidFits("graph TD\n", mermaidMaxEdges+1) {
+		t.Error("a diagram one edge over maxEdges must not be drawn")
+	}
+	// Labels are cut to 60 characters; "#" becomes Mermaid's "#35;", so
+	// long "#" names make a large text from few edges.
+	chain := func(edges, nameLen int) (*plan.Plan, *plan.Pipeline) {
+		p, pl := failedRun()
+		pl.Spec.Tasks, pl.Outcome.Tasks = nil, nil
+		prev := ""
+		for i := range edges + 1 {
+			n := fmt.Sprintf("t%04d", i) + strings.Repeat("#", nameLen)
+			st := pipelinespec.Task{Name: n}
+			if prev != "" {
+				st.DependsOn = []string{prev}
+			}
+			pl.Spec.Tasks = append(pl.Spec.Tasks, st)
+			pl.Outcome.Tasks = append(pl.Outcome.Tasks, task(n, kfp.StateSucceeded, 0, time.Second, ""))
+			prev = n
+		}
+		return p, pl
+	}
+	tests := []struct {
+		name           string
+		edges, nameLen int
+		drawn          bool
+	}{
+		{"500 edges", 500, 0, true},
+		{"501 edges", 501, 0, false},
+		{"text over 50,000 characters", 250, 60, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, pl := chain(tt.edges, tt.nameLen)
+			got := Markdown(p, pl, 0)
+			if strings.Contains(got, "```mermaid") != tt.drawn {
+				t.Errorf("mermaid drawn = %v, want %v", !tt.drawn, tt.drawn)
+			}
+			if !strings.Contains(got, fmt.Sprintf("<code>t%04d", tt.edges)) {
+				t.Error("the task table lost the last task")
+			}
+		})
 	}
 }
