@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -83,6 +84,9 @@ type Options struct {
 	NoSkip bool
 	// Log receives progress lines, including ko's own. Nil: discard.
 	Log func(string)
+	// LookPath finds the go command before anything is built; nil:
+	// exec.LookPath (the process's PATH, as `go list` and ko use it).
+	LookPath func(file string) (string, error)
 }
 
 // Target is one image to build: a ko:// reference and the steps that use
@@ -143,6 +147,9 @@ func Images(ctx context.Context, o Options, targets []Target) ([]Image, error) {
 		if o.Log != nil {
 			o.Log(fmt.Sprintf(format, args...))
 		}
+	}
+	if err := checkGo(o.LookPath); err != nil {
+		return nil, err
 	}
 	defer routeLog(koLogFilter(o.Log))()
 	scrubProcessEnv(logf)
@@ -222,6 +229,23 @@ func Images(ctx context.Context, o Options, targets []Target) ([]Image, error) {
 		out[i] = img
 	}
 	return out, nil
+}
+
+// checkGo fails before anything is built (and so before anything is
+// submitted) when there is no go command: ko:// images are compiled by the
+// job's own Go toolchain, which kf-run does not carry. It is a
+// *ConfigError (exit 2) because the fix is in the job's setup, and retrying
+// the same job cannot help.
+func checkGo(lookPath func(string) (string, error)) error {
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	if _, err := lookPath("go"); err != nil {
+		return &ConfigError{Err: fmt.Errorf("ko:// images are built with the job's Go toolchain, and there is no go command on PATH (%v): "+
+			"on GitHub Actions add a step `uses: actions/setup-go` with `go-version-file: go.mod` before kf-run; "+
+			"elsewhere install Go, or run kf-run in its image ghcr.io/kf-run/kf-run, which has Go", err)}
+	}
+	return nil
 }
 
 // scrubProcessEnv removes the target variables from the process

@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -515,5 +517,50 @@ func TestImagesSkipCacheSeesKodataLinksAndGOFLAGS(t *testing.T) {
 	t.Setenv("GOFLAGS", "-ldflags=-X=main.version=two")
 	if img := build("GOFLAGS ldflags"); img.Reused {
 		t.Errorf("after GOFLAGS changed the link flags: %+v, want rebuilt", img)
+	}
+}
+
+// No go command: Images fails before it reads .ko.yaml, lists a package or
+// touches a registry, with a config error (exit 2) that names the fix for
+// GitHub Actions and for other CI systems.
+func TestImagesNoGo(t *testing.T) {
+	t.Parallel()
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("registry called without a go command: %s %s", r.Method, r.URL)
+		http.Error(w, "unexpected", http.StatusTeapot)
+	}))
+	defer reg.Close()
+	dir := writeModule(t, map[string]string{"cmd/hello/main.go": helloMain + "\nconst tag = \"\"\n"})
+	var looked []string
+	o := Options{Dir: dir, Repo: strings.TrimPrefix(reg.URL, "http://") + "/app", BaseImage: strings.TrimPrefix(reg.URL, "http://") + "/base:latest",
+		LookPath: func(file string) (string, error) {
+			looked = append(looked, file)
+			return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
+		}}
+	_, err := Images(context.Background(), o, []Target{{Ref: "ko://./cmd/hello", Steps: []string{"p/hello"}}})
+	assertNoGo(t, err)
+	if diff := cmp.Diff([]string{"go"}, looked); diff != "" {
+		t.Errorf("looked up (-want +got):\n%s", diff)
+	}
+}
+
+// The default lookup is the process's PATH (not parallel: it sets PATH).
+func TestImagesNoGoOnPATH(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	dir := writeModule(t, map[string]string{"cmd/hello/main.go": helloMain + "\nconst tag = \"\"\n"})
+	_, err := Images(context.Background(), Options{Dir: dir, Repo: "127.0.0.1:1/app"}, []Target{{Ref: "ko://./cmd/hello"}})
+	assertNoGo(t, err)
+}
+
+func assertNoGo(t *testing.T, err error) {
+	t.Helper()
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a *ConfigError (exit 2), got %T: %v", err, err)
+	}
+	for _, w := range []string{"no go command on PATH", "actions/setup-go", "go-version-file: go.mod", "install Go", "ghcr.io/kf-run/kf-run"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not say %q:\n%v", w, err)
+		}
 	}
 }

@@ -3,7 +3,9 @@
 // (build.NewGobuilds + build.NewCaching, publish.NewDefault +
 // publish.NewCaching), never shelled out.
 //
-// Images checks every reference with one `go list` first (not found, not a
+// Images first checks that there is a go command (the job's Go toolchain
+// compiles the images; without it the error says how to get one), then
+// checks every reference with one `go list` (not found, not a
 // main package), dedupes them, warms the Go build cache once per platform,
 // and then builds and pushes with a bound on parallelism. An input-keyed
 // skip cache (a "kfrun-<sha256>" tag per image, checked with one manifest
