@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,13 +16,20 @@ func main() {
 	code := run(ctx, os.Args[1:], env{
 		stdout: os.Stdout, stderr: os.Stderr,
 		getenv: os.Getenv, lookupEnv: os.LookupEnv, readFile: os.ReadFile,
-		terminal: isTerminal(os.Stderr),
+		isTerminal: isTerminal,
 	})
 	stop()
 	os.Exit(code)
 }
 
-func isTerminal(f *os.File) bool {
+// isTerminal reports whether w is a terminal: asked of the very stream a
+// live status line would be drawn on, so "kf-run run | tee log" gets plain
+// lines even when stderr is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
 }

@@ -32,7 +32,8 @@ type env struct {
 	getenv         func(string) string
 	lookupEnv      func(string) (string, bool)
 	readFile       func(string) ([]byte, error)
-	terminal       bool
+	// isTerminal says whether a stream is a terminal (tests: nil, none is).
+	isTerminal func(io.Writer) bool
 	// poll overrides the wait loop's clock and intervals (tests).
 	poll wait.Options
 	// kfpOptions overrides the client's retry settings (tests).
@@ -75,6 +76,9 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 }
+
+// terminal reports whether w is a terminal.
+func (e env) terminal(w io.Writer) bool { return e.isTerminal != nil && e.isTerminal(w) }
 
 // list is a repeatable string flag.
 type list []string
@@ -187,7 +191,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
 		return errCode(err)
 	}
-	out := console.New(e.stdout, p.CI.Provider, e.terminal)
+	out := console.New(e.stdout, p.CI.Provider, e.terminal(e.stdout))
 	// Mask before anything else is printed.
 	out.Mask(p.Secrets...)
 
