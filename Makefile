@@ -8,7 +8,7 @@ BIN      := $(CURDIR)/bin
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build test test-root test-sandbox vet demo bench clean
+.PHONY: all build test test-root test-sandbox vet demo bench testdata clean
 
 all: build
 
@@ -50,6 +50,12 @@ demo: build
 # and its peak memory while following 20 runs, each against its baseline.
 bench: build
 	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox $(GO) test -count=1 -run XXX -bench . -benchtime 10x ./e2e/
+
+# Recompile the sandbox's test pipelines (sandbox/testdata/README.md);
+# needs KFP SDK 2.17.3 with kfp-kubernetes (KFP=path/to/kfp).
+KFP ?= kfp
+testdata:
+	KFP=$(KFP) ./sandbox/testdata/compile.sh
 
 clean:
 	rm -rf $(BIN)
