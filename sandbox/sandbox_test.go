@@ -60,15 +60,6 @@ func start(t *testing.T, o sandbox.Options) (*sandbox.Sandbox, *kfptest.Client) 
 	return sb, &kfptest.Client{Base: sb.URL()}
 }
 
-func readCorpus(t *testing.T, file string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(kfptest.CorpusDir(t), "kfp-sdk-2.4", "pipelines", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // unsupported lists corpus pipelines KFP 2.0.5's backend itself refuses to
 // run (the SDK at the same commit already compiles features the 2.0.5
 // backend compiler lacks), with the error KFP gives. A real 2.0.5 cluster
@@ -89,21 +80,40 @@ var unsupported = map[string]string{
 	"pipeline_with_task_final_status.yaml": "task final status not supported yet",
 }
 
+// TestPipelinesRunSucceed runs every pipeline of testdata/pipelines (this
+// project's own, compiled by the KFP SDK) to SUCCEEDED, and checks that
+// every container task, in nested DAGs too, succeeded.
+func TestPipelinesRunSucceed(t *testing.T) {
+	runAllSucceed(t, filepath.Dir(kfptest.Testdata(t, "pipelines", "two_step.yaml")), nil, true)
+}
+
+// TestCorpusRunsSucceed does the same over the KFP SDK 2.4 corpus when
+// KF_RUN_CORPUS is set. Files the 2.0.5 backend refuses must be refused
+// with KFP's own error; the root DAG's container tasks must succeed.
 func TestCorpusRunsSucceed(t *testing.T) {
+	runAllSucceed(t, kfptest.Corpus(t, filepath.Join("kfp-sdk-2.4", "pipelines")), unsupported, false)
+}
+
+// runAllSucceed uploads and runs every *.yaml of dir in one sandbox.
+// nested also checks the container tasks of nested DAGs, not only root's.
+func runAllSucceed(t *testing.T, dir string, refused map[string]string, nested bool) {
 	_, c := start(t, sandbox.Options{})
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(kfptest.CorpusDir(t), "kfp-sdk-2.4", "pipelines", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no corpus pipelines: %v", err)
+		t.Fatalf("no pipelines in %s: %v", dir, err)
 	}
 	for _, f := range files {
 		base := filepath.Base(f)
 		t.Run(strings.TrimSuffix(base, ".yaml"), func(t *testing.T) {
 			t.Parallel()
-			spec := readCorpus(t, base)
+			spec, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
 			pid, vid := c.Upload(t, base, base, spec)
 			body := map[string]any{
-				"display_name":               "corpus " + base,
+				"display_name":               "all " + base,
 				"pipeline_version_reference": map[string]string{"pipeline_id": pid, "pipeline_version_id": vid},
 				"runtime_config":             map[string]any{"parameters": kfptest.RequiredParams(t, spec)},
 			}
@@ -111,7 +121,7 @@ func TestCorpusRunsSucceed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want, ok := unsupported[base]; ok {
+			if want, ok := refused[base]; ok {
 				if r.Status == http.StatusOK || !strings.Contains(string(r.Body), want) {
 					t.Fatalf("create run: status %d %s, want KFP 2.0.5's refusal containing %q", r.Status, r.Body, want)
 				}
@@ -129,7 +139,11 @@ func TestCorpusRunsSucceed(t *testing.T) {
 			if fin, _ := run["finished_at"].(string); strings.HasPrefix(fin, "1970") {
 				t.Errorf("finished_at = %s on a finished run", fin)
 			}
-			for _, task := range irTasks(t, spec) {
+			tasks := irTasks(t, spec, nested)
+			if nested && len(tasks) == 0 {
+				t.Fatal("no container tasks in the pipeline")
+			}
+			for _, task := range tasks {
 				if td := kfptest.Task(run, task); td == nil || td["state"] != "SUCCEEDED" {
 					t.Errorf("task %s: %v, want SUCCEEDED", task, td)
 				}
@@ -138,32 +152,40 @@ func TestCorpusRunsSucceed(t *testing.T) {
 	}
 }
 
-// irTasks lists the root DAG's container tasks of a compiled pipeline.
-func irTasks(t *testing.T, spec []byte) []string {
+// irTasks lists the container tasks of a compiled pipeline's root DAG, and
+// with nested those of every DAG component too.
+func irTasks(t *testing.T, spec []byte, nested bool) []string {
+	type dag struct {
+		Tasks map[string]struct {
+			ComponentRef struct {
+				Name string `yaml:"name"`
+			} `yaml:"componentRef"`
+		} `yaml:"tasks"`
+	}
 	var doc struct {
 		Components map[string]struct {
 			ExecutorLabel string `yaml:"executorLabel"`
+			DAG           dag    `yaml:"dag"`
 		} `yaml:"components"`
 		Root struct {
-			DAG struct {
-				Tasks map[string]struct {
-					ComponentRef struct {
-						Name string `yaml:"name"`
-					} `yaml:"componentRef"`
-					TriggerPolicy struct {
-						Condition string `yaml:"condition"`
-					} `yaml:"triggerPolicy"`
-				} `yaml:"tasks"`
-			} `yaml:"dag"`
+			DAG dag `yaml:"dag"`
 		} `yaml:"root"`
 	}
 	if err := yaml.NewDecoder(bytes.NewReader(spec)).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
+	dags := []dag{doc.Root.DAG}
+	if nested {
+		for _, c := range doc.Components {
+			dags = append(dags, c.DAG)
+		}
+	}
 	var names []string
-	for n, task := range doc.Root.DAG.Tasks {
-		if doc.Components[task.ComponentRef.Name].ExecutorLabel != "" {
-			names = append(names, n)
+	for _, d := range dags {
+		for n, task := range d.Tasks {
+			if doc.Components[task.ComponentRef.Name].ExecutorLabel != "" {
+				names = append(names, n)
+			}
 		}
 	}
 	sort.Strings(names)
@@ -183,16 +205,16 @@ func states(h any) []string {
 func TestTaskFailure(t *testing.T) {
 	sb, c := start(t, sandbox.Options{})
 	t.Parallel()
-	spec := readCorpus(t, "two_step_pipeline.yaml")
-	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", spec)
+	spec := kfptest.Pipeline(t, "two_step.yaml")
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", spec)
 	tests := []struct {
 		name        string
 		failTask    string
 		wantStates  map[string]any // task -> state (nil = no state key: Argo Omitted)
 		wantLogTail string
 	}{
-		{"first task fails", "write-to-gcs", map[string]any{"write-to-gcs": "FAILED", "read-from-gcs": nil}, "Traceback: disk full"},
-		{"last task fails", "read-from-gcs", map[string]any{"write-to-gcs": "SUCCEEDED", "read-from-gcs": "FAILED"}, "Traceback: disk full"},
+		{"first task fails", "write-text", map[string]any{"write-text": "FAILED", "read-text": nil}, "Traceback: disk full"},
+		{"last task fails", "read-text", map[string]any{"write-text": "SUCCEEDED", "read-text": "FAILED"}, "Traceback: disk full"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,15 +256,15 @@ func podLogs(t *testing.T, base, pod string, want int) string {
 func TestPodLogs(t *testing.T) {
 	sb, c := start(t, sandbox.Options{Prefix: "/pipeline"})
 	t.Parallel()
-	spec := readCorpus(t, "two_step_pipeline.yaml")
-	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", spec)
+	spec := kfptest.Pipeline(t, "two_step.yaml")
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", spec)
 	sb.Script(sandbox.Script{RunName: "logs", Tasks: map[string]sandbox.TaskScript{
-		"write-to-gcs": {Log: []string{"line one", "line two"}},
+		"write-text": {Log: []string{"line one", "line two"}},
 	}})
 	run := c.WaitState(t, c.CreateRun(t, "logs", pid, vid, map[string]any{"text": "hi"}), "SUCCEEDED")
-	pod := kfptest.PodName(run, "write-to-gcs")
+	pod := kfptest.PodName(run, "write-text")
 	if pod == "" {
-		t.Fatal("no pod name in write-to-gcs's child_tasks")
+		t.Fatal("no pod name in write-text's child_tasks")
 	}
 	root := &kfptest.Client{Base: sb.ControlURL()}
 	tests := []struct {
@@ -284,9 +306,9 @@ func TestTerminate(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	sb, c := start(t, sandbox.Options{Clock: clock, Tick: -1, StepDuration: time.Second})
 	t.Parallel()
-	spec := readCorpus(t, "two_step_pipeline.yaml")
-	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", spec)
-	sb.Script(sandbox.Script{RunName: "stuck", Tasks: map[string]sandbox.TaskScript{"write-to-gcs": {Outcome: sandbox.OutcomeHang}}})
+	spec := kfptest.Pipeline(t, "two_step.yaml")
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", spec)
+	sb.Script(sandbox.Script{RunName: "stuck", Tasks: map[string]sandbox.TaskScript{"write-text": {Outcome: sandbox.OutcomeHang}}})
 	id := c.CreateRun(t, "stuck", pid, vid, map[string]any{"text": "hi"})
 
 	step := func(want string) map[string]any {
@@ -309,8 +331,8 @@ func TestTerminate(t *testing.T) {
 	if got := strings.Join(states(run["state_history"]), ","); got != "PENDING,RUNNING,FAILED" {
 		t.Errorf("state_history = %s", got)
 	}
-	if td := kfptest.Task(run, "write-to-gcs"); td == nil || td["state"] != "FAILED" {
-		t.Errorf("write-to-gcs = %v, want FAILED", td)
+	if td := kfptest.Task(run, "write-text"); td == nil || td["state"] != "FAILED" {
+		t.Errorf("write-text = %v, want FAILED", td)
 	}
 	wf := workflow(t, sb.ControlURL(), id)
 	if wf.Status.Phase != "Failed" || wf.Status.Message != "Stopped with strategy 'Terminate'" {
@@ -366,33 +388,33 @@ func TestControlAPI(t *testing.T) {
 	sb, c := start(t, sandbox.Options{})
 	t.Parallel()
 	ctl := &kfptest.Client{Base: sb.ControlURL()}
-	spec := readCorpus(t, "two_step_pipeline.yaml")
-	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", spec)
+	spec := kfptest.Pipeline(t, "two_step.yaml")
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", spec)
 
 	t.Run("manual advance", func(t *testing.T) {
 		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "manual", "run": map[string]any{"outcome": "hang"}})
 		id := c.CreateRun(t, "manual", pid, vid, map[string]any{"text": "hi"})
 		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/runs/"+id+"/advance",
-			map[string]any{"phase": "Running", "tasks": map[string]any{"write-to-gcs": map[string]any{"phase": "Running"}}})
+			map[string]any{"phase": "Running", "tasks": map[string]any{"write-text": map[string]any{"phase": "Running"}}})
 		run := c.Run(t, id)
-		if run["state"] != "RUNNING" || kfptest.Task(run, "write-to-gcs")["state"] != "RUNNING" {
+		if run["state"] != "RUNNING" || kfptest.Task(run, "write-text")["state"] != "RUNNING" {
 			t.Fatalf("after advance Running: %v", run["state"])
 		}
 		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/runs/"+id+"/advance",
-			map[string]any{"phase": "Failed", "message": "boom", "tasks": map[string]any{"write-to-gcs": map[string]any{"phase": "Failed", "message": "boom"}}})
+			map[string]any{"phase": "Failed", "message": "boom", "tasks": map[string]any{"write-text": map[string]any{"phase": "Failed", "message": "boom"}}})
 		run = c.Run(t, id)
 		if run["state"] != "FAILED" {
 			t.Fatalf("after advance Failed: %v", run["state"])
 		}
-		if td := kfptest.Task(run, "read-from-gcs"); td == nil || td["state"] != nil {
-			t.Errorf("read-from-gcs = %v, want a task with no state (Omitted)", td)
+		if td := kfptest.Task(run, "read-text"); td == nil || td["state"] != nil {
+			t.Errorf("read-text = %v, want a task with no state (Omitted)", td)
 		}
 	})
 	t.Run("run-level failure", func(t *testing.T) {
 		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "broken", "run": map[string]any{"outcome": "fail", "message": "invalid spec"}})
 		id := c.CreateRun(t, "broken", pid, vid, map[string]any{"text": "hi"})
 		run := c.WaitState(t, id, "FAILED")
-		if kfptest.Task(run, "write-to-gcs") != nil {
+		if kfptest.Task(run, "write-text") != nil {
 			t.Errorf("a task ran in a run that failed before starting any")
 		}
 		if wf := workflow(t, sb.ControlURL(), id); wf.Status.Message != "invalid spec" {
@@ -400,7 +422,7 @@ func TestControlAPI(t *testing.T) {
 		}
 	})
 	t.Run("retry is a new attempt with the current script", func(t *testing.T) {
-		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "flaky", "tasks": map[string]any{"write-to-gcs": map[string]any{"outcome": "fail"}}})
+		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "flaky", "tasks": map[string]any{"write-text": map[string]any{"outcome": "fail"}}})
 		id := c.CreateRun(t, "flaky", pid, vid, map[string]any{"text": "hi"})
 		c.WaitState(t, id, "FAILED")
 		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "flaky"})
@@ -411,7 +433,7 @@ func TestControlAPI(t *testing.T) {
 		}
 	})
 	t.Run("scripts by name and clearing", func(t *testing.T) {
-		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "doomed", "tasks": map[string]any{"read-from-gcs": map[string]any{"outcome": "fail"}}})
+		ctl.Must(t, http.StatusOK, http.MethodPost, "/_sandbox/scripts", map[string]any{"run_name": "doomed", "tasks": map[string]any{"read-text": map[string]any{"outcome": "fail"}}})
 		doomed := c.CreateRun(t, "doomed", pid, vid, map[string]any{"text": "hi"})
 		other := c.CreateRun(t, "other", pid, vid, map[string]any{"text": "hi"})
 		c.WaitState(t, doomed, "FAILED")
@@ -689,7 +711,7 @@ func TestImageCheck(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					t.Parallel()
-					spec := withImage(t, readCorpus(t, "two_step_pipeline.yaml"), tt.image)
+					spec := withImage(t, kfptest.Pipeline(t, "two_step.yaml"), tt.image)
 					r := c.Must(t, http.StatusOK, http.MethodPost, "/apis/v2beta1/runs", map[string]any{
 						"display_name": "image " + tt.name, "pipeline_spec": spec,
 						"runtime_config": map[string]any{"parameters": map[string]any{"text": "hi"}},
@@ -698,7 +720,7 @@ func TestImageCheck(t *testing.T) {
 					if tt.want != "FAILED" {
 						return
 					}
-					logs := podLogs(t, sb.ControlURL(), kfptest.PodName(run, "write-to-gcs"), http.StatusOK)
+					logs := podLogs(t, sb.ControlURL(), kfptest.PodName(run, "write-text"), http.StatusOK)
 					if !strings.Contains(logs, "ErrImagePull") || !strings.Contains(logs, tt.image) {
 						t.Errorf("pod log %q does not explain the pull failure", logs)
 					}
@@ -747,7 +769,7 @@ func TestRequestLogAndClose(t *testing.T) {
 func TestUploadShapes(t *testing.T) {
 	_, c := start(t, sandbox.Options{})
 	t.Parallel()
-	spec := readCorpus(t, "two_step_pipeline.yaml")
+	spec := kfptest.Pipeline(t, "two_step.yaml")
 	multipart := func(t *testing.T, path, file string) kfptest.Response {
 		t.Helper()
 		var body bytes.Buffer
@@ -788,8 +810,8 @@ func TestScriptedDurationAndRunningLogs(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	sb, c := start(t, sandbox.Options{Clock: clock, Tick: -1, StepDuration: time.Second})
 	t.Parallel()
-	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", readCorpus(t, "two_step_pipeline.yaml"))
-	sb.Script(sandbox.Script{Tasks: map[string]sandbox.TaskScript{"write-to-gcs": {Seconds: 3, Log: []string{"epoch 1"}}}})
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", kfptest.Pipeline(t, "two_step.yaml"))
+	sb.Script(sandbox.Script{Tasks: map[string]sandbox.TaskScript{"write-text": {Seconds: 3, Log: []string{"epoch 1"}}}})
 	id := c.CreateRun(t, "slow", pid, vid, map[string]any{"text": "hi"})
 	want := []struct{ run, write, read string }{
 		{"RUNNING", "RUNNING", ""},          // t=1s: started
@@ -802,12 +824,12 @@ func TestScriptedDurationAndRunningLogs(t *testing.T) {
 		clock.add(time.Second)
 		sb.Tick()
 		run := c.Run(t, id)
-		got := []string{fmt.Sprint(run["state"]), taskState(run, "write-to-gcs"), taskState(run, "read-from-gcs")}
+		got := []string{fmt.Sprint(run["state"]), taskState(run, "write-text"), taskState(run, "read-text")}
 		if strings.Join(got, ",") != strings.Join([]string{w.run, w.write, w.read}, ",") {
 			t.Fatalf("step %d: run,write,read = %v, want %v", i+1, got, w)
 		}
 		if i == 1 {
-			if logs := podLogs(t, sb.ControlURL(), kfptest.PodName(run, "write-to-gcs"), 200); logs != "epoch 1\n" {
+			if logs := podLogs(t, sb.ControlURL(), kfptest.PodName(run, "write-text"), 200); logs != "epoch 1\n" {
 				t.Errorf("running pod log %q", logs)
 			}
 		}
@@ -828,8 +850,8 @@ func taskState(run map[string]any, task string) string {
 func TestDeleteRunningRun(t *testing.T) {
 	sb, c := start(t, sandbox.Options{})
 	t.Parallel()
-	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", readCorpus(t, "two_step_pipeline.yaml"))
-	sb.Script(sandbox.Script{RunName: "doomed", Tasks: map[string]sandbox.TaskScript{"write-to-gcs": {Outcome: sandbox.OutcomeHang}}})
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", kfptest.Pipeline(t, "two_step.yaml"))
+	sb.Script(sandbox.Script{RunName: "doomed", Tasks: map[string]sandbox.TaskScript{"write-text": {Outcome: sandbox.OutcomeHang}}})
 	doomed := c.CreateRun(t, "doomed", pid, vid, map[string]any{"text": "hi"})
 	c.WaitState(t, doomed, "RUNNING")
 	c.Must(t, http.StatusOK, http.MethodDelete, "/apis/v2beta1/runs/"+doomed, nil)
@@ -838,30 +860,31 @@ func TestDeleteRunningRun(t *testing.T) {
 }
 
 // TestLoopIterations: literal ParallelFor items expand into one Argo node
-// per item, named as Argo names withSequence items.
+// per item, named as Argo names withSequence items, in nested loops too; a
+// loop over a parameter gets the sandbox's default of two iterations.
 func TestLoopIterations(t *testing.T) {
 	sb, c := start(t, sandbox.Options{})
 	t.Parallel()
-	spec := readCorpus(t, "pipeline_with_parallelfor_parallelism.yaml")
-	three := `'[{"A_a": "1", "B_b": "2"}, {"A_a": "10", "B_b": "20"}, {"A_a": "5", "B_b": "6"}]'`
-	spec = bytes.Replace(spec, []byte(`'[{"A_a": "1", "B_b": "2"}, {"A_a": "10", "B_b": "20"}]'`), []byte(three), 1)
-	var doc map[string]any
-	if err := yaml.NewDecoder(bytes.NewReader(spec)).Decode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	r := c.Must(t, http.StatusOK, http.MethodPost, "/apis/v2beta1/runs", map[string]any{
-		"display_name": "loops", "pipeline_spec": doc,
-		"runtime_config": map[string]any{"parameters": kfptest.RequiredParams(t, spec)},
-	}).JSON(t)
-	id := r["run_id"].(string)
+	spec := kfptest.Pipeline(t, "loops.yaml")
+	pid, vid := c.Upload(t, "loops", "loops.yaml", spec)
+	id := c.CreateRun(t, "loops", pid, vid, kfptest.RequiredParams(t, spec))
 	c.WaitState(t, id, "SUCCEEDED")
-	got := map[string]bool{}
+	// for-loop-2: three shards; for-loop-4: two seeds inside each shard;
+	// for-loop-5: over the regions parameter.
+	got := map[string]int{}
 	for _, n := range workflow(t, sb.ControlURL(), id).Status.Nodes {
-		if strings.HasPrefix(n.DisplayName, "for-loop-4-iterations(") {
-			got[n.DisplayName] = n.Phase == "Succeeded"
+		if strings.Contains(n.DisplayName, "-iterations(") {
+			if n.Phase != "Succeeded" {
+				t.Errorf("node %s is %s, want Succeeded", n.DisplayName, n.Phase)
+			}
+			got[n.DisplayName]++
 		}
 	}
-	want := map[string]bool{"for-loop-4-iterations(0:0)": true, "for-loop-4-iterations(1:1)": true, "for-loop-4-iterations(2:2)": true}
+	want := map[string]int{
+		"for-loop-2-iterations(0:0)": 1, "for-loop-2-iterations(1:1)": 1, "for-loop-2-iterations(2:2)": 1,
+		"for-loop-4-iterations(0:0)": 3, "for-loop-4-iterations(1:1)": 3,
+		"for-loop-5-iterations(0:0)": 1, "for-loop-5-iterations(1:1)": 1,
+	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("iteration nodes %v, want %v", got, want)
 	}
@@ -872,10 +895,10 @@ func TestLoopIterations(t *testing.T) {
 func TestExitHandler(t *testing.T) {
 	sb, c := start(t, sandbox.Options{})
 	t.Parallel()
-	pid, vid := c.Upload(t, "exit", "pipeline_with_exit_handler.yaml", readCorpus(t, "pipeline_with_exit_handler.yaml"))
-	sb.Script(sandbox.Script{RunName: "exit", Tasks: map[string]sandbox.TaskScript{"fail-op": {Outcome: sandbox.OutcomeFail, Message: "exit 1"}}})
+	pid, vid := c.Upload(t, "exit", "exit_handler.yaml", kfptest.Pipeline(t, "exit_handler.yaml"))
+	sb.Script(sandbox.Script{RunName: "exit", Tasks: map[string]sandbox.TaskScript{"train": {Outcome: sandbox.OutcomeFail, Message: "exit 1"}}})
 	run := c.WaitState(t, c.CreateRun(t, "exit", pid, vid, nil), "FAILED")
-	for task, want := range map[string]string{"fail-op": "FAILED", "print-op": "SUCCEEDED", "print-op-2": "SUCCEEDED"} {
+	for task, want := range map[string]string{"train": "FAILED", "announce": "SUCCEEDED", "cleanup": "SUCCEEDED"} {
 		if got := taskState(run, task); got != want {
 			t.Errorf("%s = %q, want %s", task, got, want)
 		}
@@ -888,13 +911,16 @@ func TestExitHandler(t *testing.T) {
 func TestSkippedBranch(t *testing.T) {
 	sb, c := start(t, sandbox.Options{})
 	t.Parallel()
-	spec := readCorpus(t, "if_else_with_oneof_parameters.yaml")
-	pid, vid := c.Upload(t, "if-else", "if_else_with_oneof_parameters.yaml", spec)
+	spec := kfptest.Pipeline(t, "if_else.yaml")
+	pid, vid := c.Upload(t, "if-else", "if_else.yaml", spec)
 	sb.Script(sandbox.Script{RunName: "tails", Tasks: map[string]sandbox.TaskScript{"condition-2": {Outcome: sandbox.OutcomeSkip}}})
 	run := c.WaitState(t, c.CreateRun(t, "tails", pid, vid, kfptest.RequiredParams(t, spec)), "SUCCEEDED")
-	for task, want := range map[string]string{"condition-2": "SKIPPED", "condition-3": "SUCCEEDED", "print-and-return-3": "SUCCEEDED"} {
+	for task, want := range map[string]string{"condition-2": "SKIPPED", "condition-3": "SUCCEEDED", "say-2": "SUCCEEDED", "print-text": "SUCCEEDED"} {
 		if got := taskState(run, task); got != want {
 			t.Errorf("%s = %q, want %s", task, got, want)
 		}
+	}
+	if got := taskState(run, "say"); got == "SUCCEEDED" {
+		t.Errorf("say (the heads branch) = %s, want it not run", got)
 	}
 }

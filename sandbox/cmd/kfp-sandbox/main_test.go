@@ -115,11 +115,8 @@ func TestServesAndRunsToSuccess(t *testing.T) {
 	p := run(t)
 	c := &kfptest.Client{Base: p.kfpURL}
 	c.Must(t, 200, "GET", "/apis/v2beta1/healthz", nil)
-	spec, err := os.ReadFile(filepath.Join(kfptest.CorpusDir(t), "kfp-sdk-2.4", "pipelines", "two_step_pipeline.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", spec)
+	spec := kfptest.Pipeline(t, "two_step.yaml")
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", spec)
 	id := c.CreateRun(t, "by itself", pid, vid, map[string]any{"text": "hi"})
 	c.WaitState(t, id, "SUCCEEDED")
 	ctl := &kfptest.Client{Base: p.kfpURL}

@@ -221,9 +221,10 @@ func PodName(run map[string]any, task string) string {
 	return p
 }
 
-// CorpusDir is ../../shared/corpus from the sandbox module root: the repo
-// is cloned with shared/ beside it.
-func CorpusDir(t testing.TB) string {
+// Testdata is the path of a file under the sandbox module's own testdata/
+// directory, e.g. Testdata(t, "pipelines", "two_step.yaml"). It fails the
+// test when the file is not there: these files are part of the repository.
+func Testdata(t testing.TB, elem ...string) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -236,15 +237,52 @@ func CorpusDir(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("sandbox module root not found above the working directory")
+			t.Fatal("sandbox module root (go.mod of github.com/kf-run/kf-run/sandbox) not found above the working directory")
 		}
 		dir = parent
 	}
-	c := filepath.Join(dir, "..", "..", "shared", "corpus")
-	if _, err := os.Stat(c); err != nil {
-		t.Fatalf("corpus not found: the repo must be cloned with shared/ beside it: %v", err)
+	p := filepath.Join(append([]string{dir, "testdata"}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("sandbox test data: %v (recompile with `make testdata` if a pipeline is missing)", err)
 	}
-	return c
+	return p
+}
+
+// Pipeline reads a compiled pipeline of testdata/pipelines/.
+func Pipeline(t testing.TB, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(Testdata(t, "pipelines", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// CorpusEnv names the variable that switches the corpus tests on: the
+// absolute path of the shared KFP corpus (the folder holding kfp-sdk-2.4/).
+const CorpusEnv = "KF_RUN_CORPUS"
+
+// Corpus is the directory $KF_RUN_CORPUS/sub. The corpus is an extra: the
+// test is skipped when KF_RUN_CORPUS is unset, and fails when it is set but
+// is not an absolute path or sub is missing or has no files.
+func Corpus(t testing.TB, sub string) string {
+	t.Helper()
+	root, ok := os.LookupEnv(CorpusEnv)
+	if !ok || root == "" {
+		t.Skipf("%s is not set: the KFP corpus tests are off (set it to the corpus's absolute path to run them)", CorpusEnv)
+	}
+	if !filepath.IsAbs(root) {
+		t.Fatalf("%s=%q is not an absolute path: go test runs each package in its own directory, so give the absolute path", CorpusEnv, root)
+	}
+	dir := filepath.Join(root, sub)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("%s is set but the corpus is not usable: %v (fix the path or unset %s)", CorpusEnv, err, CorpusEnv)
+	}
+	if len(entries) == 0 {
+		t.Fatalf("%s is set but %s is empty (fix the path or unset %s)", CorpusEnv, dir, CorpusEnv)
+	}
+	return dir
 }
 
 // RequiredParams returns a value for every root input parameter of a

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -113,11 +112,8 @@ func TestRunUnderRestrictivePolicy(t *testing.T) {
 	t.Parallel()
 	c := &kfptest.Client{Base: sb.URL(), Header: http.Header{"Kubeflow-Userid": {alice}}}
 	exp := c.Must(t, 200, "POST", "/apis/v2beta1/experiments", map[string]any{"display_name": "ci", "namespace": "team-a"}).JSON(t)
-	spec, err := os.ReadFile(filepath.Join(kfptest.CorpusDir(t), "kfp-sdk-2.4", "pipelines", "two_step_pipeline.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, vid := c.Upload(t, "two-step", "two_step_pipeline.yaml", spec)
+	spec := kfptest.Pipeline(t, "two_step.yaml")
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", spec)
 	r := c.Must(t, 200, "POST", "/apis/v2beta1/runs", map[string]any{
 		"display_name": "r", "experiment_id": exp["experiment_id"],
 		"pipeline_version_reference": map[string]string{"pipeline_id": pid, "pipeline_version_id": vid},
@@ -125,8 +121,8 @@ func TestRunUnderRestrictivePolicy(t *testing.T) {
 	}).JSON(t)
 	id := r["run_id"].(string)
 	run := c.WaitState(t, id, "SUCCEEDED")
-	if td := kfptest.Task(run, "read-from-gcs"); td == nil || td["state"] != "SUCCEEDED" {
-		t.Errorf("read-from-gcs = %v", td)
+	if td := kfptest.Task(run, "read-text"); td == nil || td["state"] != "SUCCEEDED" {
+		t.Errorf("read-text = %v", td)
 	}
 	mal := &kfptest.Client{Base: sb.URL(), Header: http.Header{"Kubeflow-Userid": {mallory}}}
 	mal.Must(t, 403, "GET", "/apis/v2beta1/runs/"+id, nil)
