@@ -16,9 +16,29 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// corpusDir is the shared corpus of compiled pipelines, beside the repo
-// (see ../../../shared/corpus/README.md).
-var corpusDir = filepath.Join("..", "..", "..", "shared", "corpus")
+// The shared KFP corpus is an extra, switched on by KF_RUN_CORPUS (its
+// absolute path; .ci/run sets it). corpusDir is $KF_RUN_CORPUS/sub: the test
+// is skipped when the variable is unset, and fails when it is set but is not
+// an absolute path or sub is missing or empty.
+func corpusDir(t testing.TB, sub string) string {
+	t.Helper()
+	root, ok := os.LookupEnv("KF_RUN_CORPUS")
+	if !ok || root == "" {
+		t.Skip("KF_RUN_CORPUS is not set: the KFP corpus tests are off (set it to the corpus's absolute path to run them)")
+	}
+	if !filepath.IsAbs(root) {
+		t.Fatalf("KF_RUN_CORPUS=%q is not an absolute path: go test runs each package in its own directory, so give the absolute path", root)
+	}
+	dir := filepath.Join(root, sub)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("KF_RUN_CORPUS is set but the corpus is not usable: %v (fix the path or unset KF_RUN_CORPUS)", err)
+	}
+	if len(entries) == 0 {
+		t.Fatalf("KF_RUN_CORPUS is set but %s is empty (fix the path or unset KF_RUN_CORPUS)", dir)
+	}
+	return dir
+}
 
 // outcome is what Parse must do with a corpus file.
 type outcome string
@@ -49,16 +69,10 @@ func expect(rel string) (outcome, bool) {
 	return "", false
 }
 
-func corpusFiles(t *testing.T) []string {
+func corpusFiles(t *testing.T) (root string, files []string) {
 	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing in CI: %v", err)
-		}
-		t.Skipf("corpus missing (clone shared/ beside the repo): %v", err)
-	}
-	var files []string
-	err := filepath.WalkDir(corpusDir, func(path string, d fs.DirEntry, err error) error {
+	root = corpusDir(t, "")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -71,16 +85,17 @@ func corpusFiles(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Fatalf("no files under %s", corpusDir)
+		t.Fatalf("no files under %s", root)
 	}
-	return files
+	return root, files
 }
 
 func TestCorpus(t *testing.T) {
 	t.Parallel()
 	counts := map[outcome]int{}
-	for _, path := range corpusFiles(t) {
-		rel, err := filepath.Rel(corpusDir, path)
+	root, files := corpusFiles(t)
+	for _, path := range files {
+		rel, err := filepath.Rel(root, path)
 		if err != nil {
 			t.Fatal(err)
 		}
