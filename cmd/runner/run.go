@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, e env) int {
 	case "doctor":
 		return doctorCmd(ctx, args[1:], e)
 	case "version", "--version":
-		fmt.Fprintf(e.stdout, "kf-run %s\n", version)
+		fmt.Fprintln(e.stdout, versionLine(version))
 		return exitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(e.stdout, usageText+exitCodesHelp+"\n")
