@@ -47,6 +47,7 @@ Usage:
   kf-run run --spec FILE --host URL [--namespace NS] [--experiment E] [--param k=v]... [--no-wait] [--timeout D]
   kf-run validate [--config FILE | --spec FILE] [--pipeline NAME]... [--param k=v]... [--print]
   kf-run doctor [--config FILE] [--host URL] [--namespace NS] [--kube-context CTX]
+  kf-run stop [--config FILE] [--state FILE]
   kf-run version
 
 Run 'kf-run COMMAND --help' for the flags of a command.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return validateCmd(args[1:], e)
 	case "doctor":
 		return doctorCmd(ctx, args[1:], e)
+	case "stop":
+		return stopCmd(ctx, args[1:], e)
 	case "version", "--version":
 		fmt.Fprintln(e.stdout, versionLine(version))
 		return exitOK
@@ -182,6 +185,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	fs.BoolVar(&c.NoWait, "no-wait", false, "submit, print the run links and exit 0 without waiting")
 	fs.DurationVar(&c.Timeout, "timeout", 0, "give up waiting after this long (e.g. 30m); exit 4")
 	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment (merge request note on GitLab)")
+	fs.StringVar(&c.CommentKey, "comment-key", "", "tell this job's PR comment apart from other legs of a matrix job, e.g. the matrix values (or KF_RUN_COMMENT_KEY)")
 	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the markdown report (the GitHub job summary) to this file")
 	if code, ok := parse(fs, args, e, "Usage: kf-run run [--config FILE] [--pipeline NAME]...\n       kf-run run --spec FILE --host URL [--param k=v]...\n\nSubmits the pipelines, waits for their runs and reports.\n"); !ok {
 		return code
@@ -222,6 +226,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
 	stopRuns(cctx, client, p, out, ctx.Err() != nil)
+	forgetEnded(p, out)
 	publish(cctx, p, out, e)
 	return exitCode(ctx, p, nil)
 }
@@ -242,6 +247,7 @@ func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *conso
 			continue
 		}
 		pl.Submission = s
+		recordRun(p, pl, out)
 		out.Printf("%s: run %s submitted in experiment %q: %s", pl.Name, s.RunID, s.ExperimentName, s.RunURL)
 	}
 }
@@ -344,6 +350,11 @@ func publish(ctx context.Context, p *plan.Plan, out *console.Console, e env) {
 	if p.CI.DotenvPath != "" {
 		if err := os.WriteFile(p.CI.DotenvPath, []byte(report.Dotenv(p)), 0o644); err != nil {
 			out.Warningf("report", "write %s: %v", p.CI.DotenvPath, err)
+		}
+	}
+	if p.CI.AnnotationsPath != "" {
+		if err := os.WriteFile(p.CI.AnnotationsPath, report.Annotations(p), 0o644); err != nil {
+			out.Warningf("report", "write %s: %v", p.CI.AnnotationsPath, err)
 		}
 	}
 }

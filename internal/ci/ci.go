@@ -49,6 +49,12 @@ type Info struct {
 	// DotenvPath, when set (KF_RUN_DOTENV), receives KF_RUN_* outputs as a
 	// GitLab dotenv report.
 	DotenvPath string
+	// AnnotationsPath, when set (KF_RUN_ANNOTATIONS), receives a GitLab
+	// annotations report: a link to each run on the job page.
+	AnnotationsPath string
+	// StatePath is KF_RUN_STATE_FILE: where kf-run run records the runs it
+	// starts, for kf-run stop ("" for the default, see internal/stop).
+	StatePath string
 	// Terminal is true when stderr is a terminal (live progress).
 	Terminal bool
 }

@@ -44,6 +44,8 @@ func FromEnv(e Env) (Info, error) {
 		info.ShortSHA = info.SHA[:min(7, len(info.SHA))]
 	}
 	info.DotenvPath = get("KF_RUN_DOTENV")
+	info.AnnotationsPath = get("KF_RUN_ANNOTATIONS")
+	info.StatePath = get("KF_RUN_STATE_FILE")
 	return info, err
 }
 

@@ -67,9 +67,10 @@ func TestFromEnv(t *testing.T) {
 			vars: map[string]string{"GITLAB_CI": "true", "CI_PROJECT_PATH": "acme/ml", "CI_COMMIT_SHA": "merge123", "CI_COMMIT_SHORT_SHA": "merge12",
 				"CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "2222222222222222", "CI_MERGE_REQUEST_IID": "5", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feat",
 				"CI_PIPELINE_SOURCE": "merge_request_event", "CI_JOB_URL": "https://gitlab.example.com/acme/ml/-/jobs/9", "KF_RUN_GITLAB_TOKEN": "glpat",
-				"KF_RUN_DOTENV": "kf-run.env"},
+				"KF_RUN_DOTENV": "kf-run.env", "KF_RUN_ANNOTATIONS": "kf-run-annotations.json", "KF_RUN_STATE_FILE": "/builds/state.jsonl"},
 			want: Info{Provider: GitLab, Repo: "acme/ml", SHA: "2222222222222222", ShortSHA: "2222222", Branch: "feat", Event: "merge_request_event", PR: 5,
-				JobURL: "https://gitlab.example.com/acme/ml/-/jobs/9", Token: "glpat", DotenvPath: "kf-run.env"},
+				JobURL: "https://gitlab.example.com/acme/ml/-/jobs/9", Token: "glpat", DotenvPath: "kf-run.env",
+				AnnotationsPath: "kf-run-annotations.json", StatePath: "/builds/state.jsonl"},
 		},
 		{
 			name: "local asks git",

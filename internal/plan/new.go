@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -30,6 +31,9 @@ type Flags struct {
 	NoWait      bool
 	Timeout     time.Duration
 	NoComment   bool
+	// CommentKey tells matrix legs' PR comments apart (--comment-key;
+	// KF_RUN_COMMENT_KEY): every leg of a matrix job has the same job name.
+	CommentKey string
 	// SummaryFile writes the markdown report there too (--summary-file).
 	SummaryFile string
 }
@@ -105,7 +109,8 @@ func build(in Input) (*Plan, error) {
 		getenv = func(string) string { return "" }
 	}
 	f := in.Flags
-	p := &Plan{CI: in.CI, Wait: !f.NoWait, CancelOnInterrupt: true, Comment: !f.NoComment, SummaryFile: f.SummaryFile}
+	p := &Plan{CI: in.CI, Wait: !f.NoWait, CancelOnInterrupt: true, Comment: !f.NoComment, SummaryFile: f.SummaryFile,
+		CommentKey: cmp.Or(f.CommentKey, getenv("KF_RUN_COMMENT_KEY"))}
 	cfg := in.Config
 	if cfg == nil {
 		if f.Spec == "" {

@@ -36,6 +36,9 @@ type Plan struct {
 	Secrets []string
 	// Comment asks for a PR/MR comment when the CI event is a pull request.
 	Comment bool
+	// CommentKey, when set, is part of each comment's marker, so the legs
+	// of a matrix job (same workflow, job and pipeline) keep one each.
+	CommentKey string
 	// SummaryFile, when set, receives the markdown summary (any CI, or none).
 	SummaryFile string
 	// Images says how ko:// step images are built; build writes Images.Built.

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -219,7 +220,7 @@ func (g *GitHub) comment(ctx context.Context, p *plan.Plan, c *console.Console) 
 	}
 	var errs []error
 	for _, pl := range p.Pipelines {
-		mark := marker(p.CI, pl.Name)
+		mark := marker(p.CI, p.CommentKey, pl.Name)
 		body := Markdown(p, pl, commentBudget-len(mark)-1) + "\n" + mark
 		id := find(existing, mark, login)
 		if id != 0 {
@@ -283,9 +284,21 @@ func find(comments []*github.IssueComment, mark, login string) int64 {
 }
 
 // marker is the hidden HTML comment that identifies a pipeline's comment
-// per workflow and job, so matrix legs keep their own.
-func marker(info ci.Info, pipeline string) string {
-	return "<!-- kf-run:" + markerPart(info.Workflow) + "/" + markerPart(info.Job) + "/" + markerPart(pipeline) + " -->"
+// per workflow and job, and per leg: every leg of a matrix job has the same
+// job name, so key (--comment-key, e.g. the Action's toJSON(matrix)) tells
+// them apart. A key that markerPart would change is hashed instead, so two
+// keys never share a marker.
+func marker(info ci.Info, key, pipeline string) string {
+	job := markerPart(info.Job)
+	if key != "" {
+		leg := markerPart(key)
+		if leg != key || len(key) > 64 {
+			sum := sha256.Sum256([]byte(key))
+			leg = hex.EncodeToString(sum[:8])
+		}
+		job += "[" + leg + "]"
+	}
+	return "<!-- kf-run:" + markerPart(info.Workflow) + "/" + job + "/" + markerPart(pipeline) + " -->"
 }
 
 // markerPart keeps names safe inside an HTML comment: no "-->" or "--".

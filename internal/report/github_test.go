@@ -187,7 +187,7 @@ func thread(marker string, mine bool) []fakeComment {
 func TestPublishComment(t *testing.T) {
 	t.Parallel()
 	p0, pl0 := failedRun()
-	mark := marker(p0.CI, pl0.Name)
+	mark := marker(p0.CI, "", pl0.Name)
 	if want := "<!-- kf-run:CI/train/train -->"; mark != want {
 		t.Fatalf("marker = %q, want %q", mark, want)
 	}
@@ -449,4 +449,51 @@ func parseOutputs(s string) (map[string]string, error) {
 		out[name] = strings.Join(val, "\n")
 	}
 	return out, nil
+}
+
+// Two legs of a matrix job (same workflow, job and pipeline) each keep
+// their own comment: the leg whose comment exists updates it, the other
+// leg makes its own instead of overwriting it.
+func TestPublishCommentMatrixLegs(t *testing.T) {
+	t.Parallel()
+	p0, pl0 := failedRun()
+	legA, legB := `{"python":"3.11"}`, `{"python":"3.12"}`
+	markA, markB := marker(p0.CI, legA, pl0.Name), marker(p0.CI, legB, pl0.Name)
+	if markA == markB || markA == marker(p0.CI, "", pl0.Name) {
+		t.Fatalf("legs share a marker: %q, %q", markA, markB)
+	}
+	if a, b := marker(p0.CI, "a b", "p"), marker(p0.CI, "a_b", "p"); a == b {
+		t.Errorf("keys %q and %q share the marker %q", "a b", "a_b", a)
+	}
+	list := []string{"GET /repos/acme/ml/issues/5/comments?per_page=100", "GET /repos/acme/ml/issues/5/comments?page=2&per_page=100"}
+	for _, tt := range []struct {
+		leg  string
+		want string
+	}{
+		{legA, "PATCH /repos/acme/ml/issues/comments/9001"},
+		{legB, "POST /repos/acme/ml/issues/5/comments"},
+	} {
+		t.Run(tt.leg, func(t *testing.T) {
+			t.Parallel()
+			fake := &fakeGitHub{t: t, comments: thread(markA, true)}
+			srv := httptest.NewServer(fake)
+			defer srv.Close()
+			p, _ := failedRun()
+			p.CI.APIURL, p.CI.Token, p.CommentKey = srv.URL+apiPrefix, ghToken, tt.leg
+			var log bytes.Buffer
+			g := &GitHub{HTTPClient: srv.Client()}
+			if err := g.Publish(context.Background(), p, console.New(&log, p.CI.Provider, false)); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			if diff := cmp.Diff(append(append([]string{"GET /user"}, list...), tt.want), fake.requests); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+			mark := marker(p.CI, tt.leg, pl0.Name)
+			for _, b := range fake.bodies {
+				if !strings.HasSuffix(b, "\n"+mark) {
+					t.Errorf("body does not end with the leg's marker %q", mark)
+				}
+			}
+		})
+	}
 }

@@ -82,7 +82,7 @@ func (g *GitLab) note(ctx context.Context, p *plan.Plan, c *console.Console) err
 	redact := secrets(p)
 	var errs []error
 	for _, pl := range p.Pipelines {
-		mark := marker(info, pl.Name)
+		mark := marker(info, p.CommentKey, pl.Name)
 		body := redact.Replace(Markdown(p, pl, noteBudget-len(mark)-1)) + "\n" + mark
 		if id := findNote(existing, mark, u.ID); id != 0 {
 			_, _, err = client.Notes.UpdateMergeRequestNote(pid, mr, id, &gitlab.UpdateMergeRequestNoteOptions{Body: &body}, gitlab.WithContext(ctx))

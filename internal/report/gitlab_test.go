@@ -203,7 +203,7 @@ func TestPublishGitLabNote(t *testing.T) {
 	p0, pl0 := gitlabRun()
 	info := p0.CI
 	info.Workflow = gitlabWorkflow
-	mark := marker(info, pl0.Name)
+	mark := marker(info, "", pl0.Name)
 	if want := "<!-- kf-run:gitlab/train/train -->"; mark != want {
 		t.Fatalf("marker = %q, want %q", mark, want)
 	}
@@ -327,7 +327,7 @@ func TestPublishGitLabNote(t *testing.T) {
 				if len(b) > noteBudget {
 					t.Errorf("body is %d bytes, over the %d budget", len(b), noteBudget)
 				}
-				m := marker(info, p.Pipelines[i].Name)
+				m := marker(info, "", p.Pipelines[i].Name)
 				if !strings.HasSuffix(b, "\n"+m) {
 					t.Errorf("body does not end with %s: ...%q", m, b[max(0, len(b)-80):])
 				}
