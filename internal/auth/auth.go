@@ -14,10 +14,14 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/kf-run/kf-run/internal/console"
 )
 
 // Mode is how kf-run reaches and authenticates to KFP.
@@ -97,7 +101,11 @@ func (s Settings) Mode() Mode {
 	return ModeNone
 }
 
-// Secrets lists the configured credential values, for masking.
+// Secrets lists the configured credential values, for masking: the
+// token, password and OIDC request token, and the headers and cookies whose
+// names are secret words (console.SecretName). Any other header (X-Team:
+// ml) is no secret unless its value came from the environment, which the
+// config records on its own.
 func (s Settings) Secrets() []string {
 	var out []string
 	for _, v := range []string{s.Token, s.Password, s.OIDCRequestToken} {
@@ -106,8 +114,8 @@ func (s Settings) Secrets() []string {
 		}
 	}
 	for _, m := range []map[string]string{s.Headers, s.Cookies} {
-		for _, v := range m {
-			if v != "" {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if v := m[k]; v != "" && console.SecretName(k) {
 				out = append(out, v)
 			}
 		}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/kf-run/kf-run/internal/console"
 )
 
 // login keeps a Kubeflow session: it signs in through Dex's local-password
@@ -110,9 +112,7 @@ func (l *login) send(r *http.Request, again bool) (*http.Response, error) {
 		// oauth2-proxy refreshes its cookie on the way through.
 		if cs := res.Cookies(); len(cs) > 0 {
 			for _, c := range cs {
-				// A load balancer's short cookie (lang=en) is no secret;
-				// masking it would garble every line of the log.
-				if len(c.Value) >= 8 {
+				if console.SecretName(c.Name) {
 					l.onSecret(c.Value)
 				}
 			}
@@ -170,7 +170,11 @@ func (l *login) signIn(ctx context.Context) error {
 	var names []string
 	for _, ck := range jar.Cookies(l.host) {
 		names = append(names, ck.Name)
-		l.onSecret(ck.Value)
+		// The session cookies (authservice_session, oauth2_proxy_kubeflow)
+		// are secret by name; a front's lang=en is not.
+		if console.SecretName(ck.Name) {
+			l.onSecret(ck.Value)
+		}
 	}
 	if len(names) == 0 {
 		return fail("signed in, but no cookie was set for %s (%s)", l.host.Host, page.status())

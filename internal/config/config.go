@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kf-run/kf-run/internal/console"
 )
 
 // DefaultFile is the config file kf-run reads when --config is not given.
@@ -294,8 +296,7 @@ func (c *Config) decode(path string, doc *yaml.Node) error {
 // text printed before any console masking is set up.
 func Redact(s string, secrets []string) string {
 	for _, v := range slices.SortedFunc(slices.Values(secrets), func(a, b string) int { return len(b) - len(a) }) {
-		// Shorter is no credential, and masking it would garble the text.
-		if len(strings.TrimSpace(v)) >= 4 {
+		if console.Maskable(v) {
 			s = strings.ReplaceAll(s, v, "***")
 		}
 	}
@@ -424,8 +425,7 @@ func yamlError(path string, err error) error {
 }
 
 var (
-	envRE        = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
-	secretNameRE = regexp.MustCompile(`(?i)(TOKEN|PASSWORD|PASSWD|SECRET|KEY|COOKIE|CREDENTIAL)`)
+	envRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 )
 
 // expandEnv replaces ${VAR} and ${VAR:-default} in every scalar; $$ is a
@@ -460,7 +460,7 @@ func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), ke
 				*errs = append(*errs, &Error{File: path, Line: n.Line, Msg: fmt.Sprintf("environment variable %s is not set (set it in the CI job, or write ${%s:-default})", sub[1], sub[1])})
 				return ""
 			}
-			if inAuth || secretNameRE.MatchString(sub[1]) {
+			if inAuth || console.SecretName(sub[1]) {
 				*secrets = append(*secrets, v)
 			}
 			return v

@@ -77,7 +77,7 @@ func (c *Console) Mask(values ...string) {
 	var b strings.Builder
 	added := false
 	for _, v := range values {
-		if strings.TrimSpace(v) == "" || slices.Contains(c.masked, v) {
+		if !Maskable(v) || slices.Contains(c.masked, v) {
 			continue
 		}
 		c.masked = append(c.masked, v)

@@ -241,3 +241,25 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
 	}
 }
+
+// One length rule for every sink: the console, the redactor for reports,
+// and config error text mask the same values.
+func TestMaskLengthRule(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	c := New(&b, ci.Local, false)
+	c.Mask("ml", "abcd")
+	c.Printf("ghcr.io/acme/ml abcd")
+	if got, want := b.String(), "ghcr.io/acme/ml ***\n"; got != want {
+		t.Errorf("console = %q, want %q", got, want)
+	}
+	if got := Redactor("ml", "abcd").Replace("ghcr.io/acme/ml abcd"); got != "ghcr.io/acme/ml ***" {
+		t.Errorf("redactor = %q", got)
+	}
+	for name, want := range map[string]bool{"KFP_TOKEN": true, "Authorization": true, "X-Api-Key": true,
+		"oauth2_proxy_kubeflow": true, "authservice_session": true, "X-Team": false, "lang": false} {
+		if SecretName(name) != want {
+			t.Errorf("SecretName(%q) = %v, want %v", name, !want, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 const spec = "../../examples/train/pipeline.yaml"
 
-func loadConfig(t *testing.T, src string) *config.Config {
+func loadConfig(t *testing.T, src string, env ...string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
 	abs, _ := filepath.Abs(spec)
@@ -25,8 +26,13 @@ func loadConfig(t *testing.T, src string) *config.Config {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	vars := map[string]string{"KFP_TOKEN": "tok"}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
 	c, err := config.Load(path, func(k string) (string, bool) {
-		v, ok := map[string]string{"KFP_TOKEN": "tok"}[k]
+		v, ok := vars[k]
 		return v, ok
 	})
 	if err != nil {
@@ -156,5 +162,37 @@ func TestUsageErrorMasksSecrets(t *testing.T) {
 	_, err = New(Input{Config: cfg, CI: gh})
 	if err == nil || !strings.Contains(err.Error(), `parameter "epochs"`) || strings.Contains(err.Error(), "sk-SECRET-abc") {
 		t.Errorf("error = %v, want the parameter named and the value masked", err)
+	}
+}
+
+// One rule for what is masked: credentials from the environment under
+// kubeflow.auth, values of secret-named variables, and headers or cookies
+// whose names say they are credentials; not a team header, whose value
+// would otherwise turn ghcr.io/acme/ml into ghcr.io/acme/*** everywhere.
+func TestSecretsAreCredentialsOnly(t *testing.T) {
+	t.Parallel()
+	cfg := loadConfig(t, `kubeflow:
+  host: https://kf.example.com/pipeline
+  auth:
+    headers: {X-Team: ml, X-Org: "${ORG}", Authorization: "Bearer ${GATEWAY_TOKEN}", X-Api-Key: literal-key-1}
+    cookies: {lang: english, session_id: literal-sess}
+pipelines:
+  - name: train
+    spec: SPEC
+    parameters: {dataset: gs://d}
+`, "ORG=acme-org", "GATEWAY_TOKEN=gw-secret-1")
+	p, err := New(Input{Config: cfg, CI: gh})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	for _, want := range []string{"Bearer gw-secret-1", "gw-secret-1", "acme-org", "literal-key-1", "literal-sess", "ghs_x"} {
+		if !slices.Contains(p.Secrets, want) {
+			t.Errorf("secrets %q lack %q", p.Secrets, want)
+		}
+	}
+	for _, harmless := range []string{"ml", "english"} {
+		if slices.Contains(p.Secrets, harmless) {
+			t.Errorf("secrets %q hold the harmless value %q", p.Secrets, harmless)
+		}
 	}
 }
