@@ -364,7 +364,7 @@ func TestGitLabExample(t *testing.T) {
 	}
 	var doc struct {
 		Include []struct {
-			Component string            `yaml:"component"`
+			Component string         `yaml:"component"`
 			Inputs    map[string]any `yaml:"inputs"`
 		} `yaml:"include"`
 	}
