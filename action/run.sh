@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The composite Action's run step: maps the inputs (INPUT_* variables set
+# by the step's env: in action.yml, never spliced into script text) to
+# kf-run's flags and environment, and execs kf-run so that the runner's
+# SIGINT/SIGTERM on cancel reach it (it then terminates the runs).
+set -euo pipefail
+
+# Mask the secret inputs before anything else prints. The value goes
+# escaped, so that every line of a multi-line secret is masked.
+mask() {
+  local v=$1
+  [ -n "${v//[[:space:]]/}" ] || return 0
+  v=${v//'%'/'%25'}
+  v=${v//$'\r'/'%0D'}
+  v=${v//$'\n'/'%0A'}
+  printf '::add-mask::%s\n' "$v"
+}
+mask "${INPUT_TOKEN:-}"
+mask "${INPUT_PASSWORD:-}"
+mask "${INPUT_GITHUB_TOKEN:-}"
+
+args=(run)
+[ -n "${INPUT_CONFIG:-}" ] && args+=(--config "$INPUT_CONFIG")
+[ -n "${INPUT_SPEC:-}" ] && args+=(--spec "$INPUT_SPEC")
+[ -n "${INPUT_HOST:-}" ] && args+=(--host "$INPUT_HOST")
+[ -n "${INPUT_NAMESPACE:-}" ] && args+=(--namespace "$INPUT_NAMESPACE")
+[ -n "${INPUT_EXPERIMENT:-}" ] && args+=(--experiment "$INPUT_EXPERIMENT")
+[ -n "${INPUT_TIMEOUT:-}" ] && args+=(--timeout "$INPUT_TIMEOUT")
+case ${INPUT_WAIT:-true} in false | False | FALSE) args+=(--no-wait) ;; esac
+case ${INPUT_COMMENT:-true} in false | False | FALSE) args+=(--no-comment) ;; esac
+
+# Multi-value inputs: one value per line; blank lines and surrounding
+# whitespace (YAML block indentation, \r) are dropped, nothing is globbed.
+lines() {
+  local line
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%$'\r'}
+    line=${line#"${line%%[![:space:]]*}"}
+    line=${line%"${line##*[![:space:]]}"}
+    [ -n "$line" ] && printf '%s\0' "$line"
+  done <<<"$1"
+}
+if [ -n "${INPUT_PIPELINES:-}" ]; then
+  while IFS= read -r -d '' p; do args+=(--pipeline "$p"); done < <(lines "$INPUT_PIPELINES")
+fi
+if [ -n "${INPUT_PARAMS:-}" ]; then
+  while IFS= read -r -d '' p; do args+=(--param "$p"); done < <(lines "$INPUT_PARAMS")
+fi
+
+# Auth inputs map to the variables kf-run reads (README "Connecting to
+# Kubeflow"); an input left empty leaves the job's own env untouched.
+[ -n "${INPUT_TOKEN:-}" ] && export KF_RUN_TOKEN="$INPUT_TOKEN"
+[ -n "${INPUT_USERNAME:-}" ] && export KF_RUN_USERNAME="$INPUT_USERNAME"
+[ -n "${INPUT_PASSWORD:-}" ] && export KF_RUN_PASSWORD="$INPUT_PASSWORD"
+[ -n "${INPUT_OIDC_AUDIENCE:-}" ] && export KF_RUN_OIDC_AUDIENCE="$INPUT_OIDC_AUDIENCE"
+[ -n "${INPUT_KUBE_CONTEXT:-}" ] && export KF_RUN_KUBE_CONTEXT="$INPUT_KUBE_CONTEXT"
+[ -n "${INPUT_GITHUB_TOKEN:-}" ] && export GITHUB_TOKEN="$INPUT_GITHUB_TOKEN"
+
+# None of the INPUT_* variables goes on to kf-run.
+unset INPUT_CONFIG INPUT_SPEC INPUT_HOST INPUT_NAMESPACE INPUT_EXPERIMENT INPUT_TIMEOUT INPUT_WAIT \
+  INPUT_COMMENT INPUT_PIPELINES INPUT_PARAMS INPUT_TOKEN INPUT_USERNAME INPUT_PASSWORD \
+  INPUT_OIDC_AUDIENCE INPUT_KUBE_CONTEXT INPUT_GITHUB_TOKEN
+
+if [ -n "${INPUT_WORKING_DIRECTORY:-}" ]; then
+  cd "$INPUT_WORKING_DIRECTORY" || {
+    printf '::error title=kf-run::working-directory %s does not exist (it is relative to the workspace)\n' "$INPUT_WORKING_DIRECTORY"
+    exit 2
+  }
+fi
+unset INPUT_WORKING_DIRECTORY
+
+exec kf-run "${args[@]}"
