@@ -248,6 +248,9 @@ func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *conso
 		}
 		pl.Submission = s
 		recordRun(p, pl, out)
+		if s.VersionNote != "" {
+			out.Printf("%s: pipeline version %q used instead: %s", pl.Name, s.VersionName, s.VersionNote)
+		}
 		out.Printf("%s: run %s submitted in experiment %q: %s", pl.Name, s.RunID, s.ExperimentName, s.RunURL)
 	}
 }

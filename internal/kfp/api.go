@@ -119,20 +119,28 @@ func (c *Client) FindPipeline(ctx context.Context, name string) (string, error) 
 	return "", nil
 }
 
-// FindVersion returns the id of pipeline pipelineID's version named name, or "".
-func (c *Client) FindVersion(ctx context.Context, pipelineID, name string) (string, error) {
+// Version is a pipeline version as kf-run sees it.
+type Version struct {
+	ID          string
+	Name        string
+	Description string
+}
+
+// FindVersion returns pipeline pipelineID's version named name; its ID is
+// "" when there is none.
+func (c *Client) FindVersion(ctx context.Context, pipelineID, name string) (Version, error) {
 	res, err := c.pipelines.ListPipelineVersions(&pipeline_service.ListPipelineVersionsParams{
 		Context: ctx, PipelineID: pipelineID, Filter: filterEquals("display_name", name), PageSize: ptr(int32(2)),
 	}, nil)
 	if err != nil {
-		return "", err
+		return Version{}, err
 	}
 	for _, v := range res.Payload.PipelineVersions {
 		if v.DisplayName == name {
-			return v.PipelineVersionID, nil
+			return Version{ID: v.PipelineVersionID, Name: v.DisplayName, Description: v.Description}, nil
 		}
 	}
-	return "", nil
+	return Version{}, nil
 }
 
 // UploadPipeline uploads spec (YAML) as a new pipeline named name, and
@@ -164,19 +172,19 @@ func (c *Client) UploadPipeline(ctx context.Context, name, description string, s
 	}
 	// The upload answer carries no version id: the first version has the
 	// pipeline's name.
-	vid, err := c.FindVersion(ctx, pipelineID, name)
+	v, err := c.FindVersion(ctx, pipelineID, name)
 	if err != nil {
 		return "", "", err
 	}
-	return pipelineID, vid, nil
+	return pipelineID, v.ID, nil
 }
 
 // UploadVersion uploads spec as version name of pipeline pipelineID.
 func (c *Client) UploadVersion(ctx context.Context, pipelineID, name, description string, spec []byte) (id string, err error) {
 	find := func(ctx context.Context) (bool, error) {
-		fid, err := c.FindVersion(ctx, pipelineID, name)
-		id = fid
-		return fid != "", err
+		v, err := c.FindVersion(ctx, pipelineID, name)
+		id = v.ID
+		return v.ID != "", err
 	}
 	err = c.createReconciled(ctx, func() error {
 		res, err := c.uploads.UploadPipelineVersion(&pipeline_upload_service.UploadPipelineVersionParams{

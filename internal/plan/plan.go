@@ -124,11 +124,15 @@ type Submission struct {
 	PipelineID     string
 	VersionID      string
 	VersionName    string
-	// VersionReused is true when the version already existed (same commit).
+	// VersionReused is true when the version already existed (same commit,
+	// same spec).
 	VersionReused bool
-	RunID         string
-	RunURL        string
-	SubmittedAt   time.Time
+	// VersionNote, when set, says why VersionName is not the configured
+	// version: KFP holds another spec under that name.
+	VersionNote string
+	RunID       string
+	RunURL      string
+	SubmittedAt time.Time
 }
 
 // Outcome is the final (or last seen) state of a run.

@@ -268,6 +268,9 @@ func (r *renderer) facts(b *strings.Builder) {
 			if s.VersionReused {
 				how = "reused"
 			}
+			if s.VersionNote != "" {
+				how += "; " + cell(r.text(s.VersionNote), 200)
+			}
 			v := code(r.text(s.VersionName), 100)
 			if pl.PipelineName != "" {
 				v = code(r.text(pl.PipelineName), 100) + " / " + v

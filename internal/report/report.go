@@ -53,6 +53,9 @@ func Console(c *console.Console, p *plan.Plan) {
 				if s.VersionReused {
 					how = "reused"
 				}
+				if s.VersionNote != "" {
+					how += "; " + s.VersionNote
+				}
 				c.Printf("  experiment: %s, pipeline version: %s (%s)", s.ExperimentName, s.VersionName, how)
 			} else if s.ExperimentName != "" {
 				c.Printf("  experiment: %s", s.ExperimentName)

@@ -1,16 +1,19 @@
 // Package submit puts one planned pipeline on KFP: it makes sure the
 // experiment exists, uploads the spec as a pipeline version when one is
-// configured (reusing the version on a re-run of the same commit), and
-// creates the run. It writes the pipeline's Submission and nothing else; it
+// configured (reusing the version on a re-run of the same commit when it
+// holds the same spec), and creates the run. It writes the pipeline's Submission and nothing else; it
 // does not wait for the run.
 package submit
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kf-run/kf-run/internal/kfp"
 	"github.com/kf-run/kf-run/internal/plan"
@@ -22,7 +25,7 @@ type API interface {
 	EnsureExperiment(ctx context.Context, name string) (string, error)
 	FindPipeline(ctx context.Context, name string) (string, error)
 	UploadPipeline(ctx context.Context, name, description string, spec []byte) (pipelineID, versionID string, err error)
-	FindVersion(ctx context.Context, pipelineID, name string) (string, error)
+	FindVersion(ctx context.Context, pipelineID, name string) (kfp.Version, error)
 	UploadVersion(ctx context.Context, pipelineID, name, description string, spec []byte) (string, error)
 	CreateRun(ctx context.Context, r kfp.RunRequest) (kfp.Run, error)
 }
@@ -62,19 +65,26 @@ func Run(ctx context.Context, api API, p *plan.Pipeline, now func() time.Time) (
 }
 
 // uploadVersion finds or creates pipeline p.PipelineName and its version
-// p.Version. A version that already exists is reused: same name, same commit.
+// p.Version. A version that already exists is reused only when it holds the
+// same spec (same name, same commit, same content): a re-run of a commit
+// can submit another spec (ko:// images rebuilt to new digests, pod
+// settings or caching changed through ${ENV}). Otherwise the spec goes up
+// as a version whose name ends in its content hash, and s.VersionNote says
+// why.
 func uploadVersion(ctx context.Context, api API, p *plan.Pipeline, s *plan.Submission) error {
 	s.VersionName = p.Version
 	yml, err := p.Spec.YAML()
 	if err != nil {
 		return fmt.Errorf("pipeline %q: encode spec: %w", p.PipelineName, err)
 	}
+	hash := contentHash(yml)
+	desc := withContent(p.Description, hash)
 	id, err := api.FindPipeline(ctx, p.PipelineName)
 	if err != nil {
 		return fmt.Errorf("find pipeline %q: %w", p.PipelineName, err)
 	}
 	if id == "" {
-		pid, vid, err := api.UploadPipeline(ctx, p.PipelineName, p.Description, yml)
+		pid, vid, err := api.UploadPipeline(ctx, p.PipelineName, desc, yml)
 		if err != nil {
 			return fmt.Errorf("upload pipeline %q: %w", p.PipelineName, err)
 		}
@@ -89,18 +99,85 @@ func uploadVersion(ctx context.Context, api API, p *plan.Pipeline, s *plan.Submi
 	if p.Version == "" {
 		return fmt.Errorf("pipeline %q: set version (e.g. \"{{ .Git.ShortSHA }}\") to upload a new version of an existing pipeline", p.PipelineName)
 	}
-	vid, err := api.FindVersion(ctx, id, p.Version)
+	v, err := api.FindVersion(ctx, id, p.Version)
 	if err != nil {
 		return fmt.Errorf("find version %q of pipeline %q: %w", p.Version, p.PipelineName, err)
 	}
-	if vid != "" {
-		s.VersionID, s.VersionReused = vid, true
-		return nil
+	if v.ID != "" {
+		switch contentOf(v.Description) {
+		case hash:
+			s.VersionID, s.VersionReused = v.ID, true
+			return nil
+		case "":
+			s.VersionNote = fmt.Sprintf("%q at KFP has no content hash (uploaded by an older kf-run or by hand): taken as another spec", p.Version)
+		default:
+			s.VersionNote = fmt.Sprintf("%q at KFP holds another spec", p.Version)
+		}
+		// This spec's own version: reused on a later identical re-run.
+		s.VersionName = contentName(p.Version, hash)
+		if v, err = api.FindVersion(ctx, id, s.VersionName); err != nil {
+			return fmt.Errorf("find version %q of pipeline %q: %w", s.VersionName, p.PipelineName, err)
+		}
+		if v.ID != "" {
+			if contentOf(v.Description) != hash {
+				return fmt.Errorf("pipeline %q: version %q at KFP does not hold the spec its name says (%s): delete it or change version", p.PipelineName, s.VersionName, hash)
+			}
+			s.VersionID, s.VersionReused = v.ID, true
+			return nil
+		}
 	}
-	if s.VersionID, err = api.UploadVersion(ctx, id, p.Version, p.Description, yml); err != nil {
-		return fmt.Errorf("upload version %q of pipeline %q: %w", p.Version, p.PipelineName, err)
+	if s.VersionID, err = api.UploadVersion(ctx, id, s.VersionName, desc, yml); err != nil {
+		return fmt.Errorf("upload version %q of pipeline %q: %w", s.VersionName, p.PipelineName, err)
 	}
 	return nil
+}
+
+// contentKey starts the line of a version's description that holds the
+// hash of the spec kf-run uploaded as that version.
+const contentKey = "kf-run-content: "
+
+// maxVersionName is the longest version name KFP stores (its Name column
+// is a varchar(255)).
+const maxVersionName = 255
+
+// contentHash is the sha256 of the exact bytes uploaded: what KFP stores
+// and runs. Equal bytes are the same pipeline; a spec that differs only in
+// encoding (another kf-run release) counts as another, which costs an
+// upload but never runs a stale spec.
+func contentHash(yml []byte) string {
+	sum := sha256.Sum256(yml)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// withContent appends the content line to a description, keeping what it
+// says.
+func withContent(description, hash string) string {
+	return strings.TrimSpace(description + "\n" + contentKey + hash)
+}
+
+// contentOf returns the content hash recorded in a version's description,
+// or "" when it has none.
+func contentOf(description string) string {
+	for line := range strings.Lines(description) {
+		if h, ok := strings.CutPrefix(strings.TrimSpace(line), contentKey); ok {
+			return strings.TrimSpace(h)
+		}
+	}
+	return ""
+}
+
+// contentName is the name of version for a spec other than the one KFP
+// holds under that name: the name, a dash and the hash's first 8 hex
+// digits, cut to KFP's length limit.
+func contentName(version, hash string) string {
+	suffix := "-" + strings.TrimPrefix(hash, "sha256:")[:8]
+	if len(version)+len(suffix) > maxVersionName {
+		version = version[:maxVersionName-len(suffix)]
+		for !utf8.ValidString(version) {
+			version = version[:len(version)-1]
+		}
+	}
+	return version + suffix
 }
 
 // newToken makes the idempotency token written into a run's description.

@@ -2,10 +2,13 @@ package submit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -19,8 +22,9 @@ import (
 type fakeAPI struct {
 	t         *testing.T
 	pipelines map[string]string            // name → id
-	versions  map[string]map[string]string // pipeline id → name → id
+	versions  map[string]map[string]kfp.Version // pipeline id → name → version
 	calls     []string
+	uploaded  []string // descriptions of uploaded pipelines and versions
 	run       kfp.RunRequest
 	createErr error
 }
@@ -37,21 +41,26 @@ func (f *fakeAPI) FindPipeline(_ context.Context, name string) (string, error) {
 	return f.pipelines[name], nil
 }
 
-func (f *fakeAPI) UploadPipeline(_ context.Context, name, _ string, spec []byte) (string, string, error) {
+func (f *fakeAPI) UploadPipeline(_ context.Context, name, description string, spec []byte) (string, string, error) {
 	f.calls = append(f.calls, "upload pipeline "+name)
+	f.uploaded = append(f.uploaded, description)
 	if !strings.Contains(string(spec), "pipelineInfo") {
 		f.t.Errorf("uploaded spec is not the pipeline: %.80s", spec)
 	}
 	return "pl-new", "v-first", nil
 }
 
-func (f *fakeAPI) FindVersion(_ context.Context, pid, name string) (string, error) {
+func (f *fakeAPI) FindVersion(_ context.Context, pid, name string) (kfp.Version, error) {
 	f.calls = append(f.calls, "find version "+pid+"/"+name)
 	return f.versions[pid][name], nil
 }
 
-func (f *fakeAPI) UploadVersion(_ context.Context, pid, name, _ string, _ []byte) (string, error) {
+func (f *fakeAPI) UploadVersion(_ context.Context, pid, name, description string, spec []byte) (string, error) {
 	f.calls = append(f.calls, "upload version "+pid+"/"+name)
+	f.uploaded = append(f.uploaded, description)
+	if !strings.Contains(string(spec), "pipelineInfo") {
+		f.t.Errorf("uploaded spec is not the pipeline: %.80s", spec)
+	}
 	return "v-new", nil
 }
 
@@ -70,12 +79,21 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The content line is the sha256 of the exact YAML uploaded.
+	yml, err := spec.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(yml)
+	same := "kf-run-content: sha256:" + hex.EncodeToString(sum[:])
+	other := "kf-run-content: sha256:" + strings.Repeat("0", 64)
+	own := "abc1234-" + hex.EncodeToString(sum[:4]) // this spec's version when abc1234 holds another
 	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	tests := []struct {
 		name      string
 		pl        plan.Pipeline
 		pipelines map[string]string
-		versions  map[string]map[string]string
+		versions  map[string]map[string]kfp.Version
 		calls     []string
 		want      plan.Submission
 		wantErr   string
@@ -93,12 +111,55 @@ func TestRun(t *testing.T) {
 			want:  plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-new", VersionID: "v-new", VersionName: "abc1234", RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
 		},
 		{
-			name:      "same commit again reuses the version",
+			name:      "same commit and spec again reuses the version",
 			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "abc1234"},
 			pipelines: map[string]string{"train": "pl-1"},
-			versions:  map[string]map[string]string{"pl-1": {"abc1234": "v-1"}},
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"abc1234": {ID: "v-1", Description: "acme/ml@abc1234\n" + same}}},
 			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/abc1234", "create run r"},
 			want:      plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-1", VersionName: "abc1234", VersionReused: true, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "same commit, another spec: a version named after the content",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "abc1234"},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"abc1234": {ID: "v-1", Description: "acme/ml@abc1234\n" + other}}},
+			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/abc1234", "find version pl-1/" + own, "upload version pl-1/" + own, "create run r"},
+			want:      plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-new", VersionName: own, VersionNote: `"abc1234" at KFP holds another spec`, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "same commit, another spec again: its own version is reused",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "abc1234"},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions: map[string]map[string]kfp.Version{"pl-1": {
+				"abc1234": {ID: "v-1", Description: other},
+				own:       {ID: "v-2", Description: "acme/ml@abc1234\n" + same},
+			}},
+			calls: []string{"experiment ci", "find pipeline train", "find version pl-1/abc1234", "find version pl-1/" + own, "create run r"},
+			want:  plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-2", VersionName: own, VersionReused: true, VersionNote: `"abc1234" at KFP holds another spec`, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "a version without a content hash is taken as another spec",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "abc1234"},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"abc1234": {ID: "v-1", Description: "acme/ml@abc1234"}}},
+			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/abc1234", "find version pl-1/" + own, "upload version pl-1/" + own, "create run r"},
+			want:      plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-new", VersionName: own, VersionNote: `"abc1234" at KFP has no content hash (uploaded by an older kf-run or by hand): taken as another spec`, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "a content-named version holding something else is an error",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "abc1234"},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"abc1234": {ID: "v-1"}, own: {ID: "v-2", Description: other}}},
+			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/abc1234", "find version pl-1/" + own},
+			wantErr:   `pipeline "train": version "` + own + `" at KFP does not hold the spec its name says`,
+		},
+		{
+			name:      "the pipeline's first version asked for again, same spec",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "train"},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"train": {ID: "v-0", Description: same}}},
+			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/train", "create run r"},
+			want:      plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-0", VersionName: "train", VersionReused: true, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
 		},
 		{
 			name:  "new pipeline without a version runs its first version",
@@ -121,6 +182,7 @@ func TestRun(t *testing.T) {
 			pl := tt.pl
 			pl.Spec = spec
 			pl.Parameters = map[string]any{"dataset": "x"}
+			pl.Description = "acme/ml@abc1234"
 			s, err := Run(context.Background(), api, &pl, now)
 			if diff := cmp.Diff(tt.calls, api.calls); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
@@ -141,6 +203,12 @@ func TestRun(t *testing.T) {
 			if api.run.Token == "" || api.run.ExperimentID != "exp-1" || api.run.Parameters["dataset"] != "x" {
 				t.Errorf("run request = %+v", api.run)
 			}
+			// What goes up keeps the description and says what it holds.
+			for _, d := range api.uploaded {
+				if d != "acme/ml@abc1234\n"+same {
+					t.Errorf("uploaded with description %q, want the configured one and %q", d, same)
+				}
+			}
 			if (api.run.Spec == nil) == (tt.pl.PipelineName == "") {
 				t.Errorf("inline spec sent = %v, want %v", api.run.Spec != nil, tt.pl.PipelineName == "")
 			}
@@ -156,5 +224,22 @@ func TestRunError(t *testing.T) {
 	var ae *kfp.APIError
 	if !errors.As(err, &ae) || !strings.HasPrefix(err.Error(), `create run "r": CreateRun: HTTP 400`) {
 		t.Errorf("error = %v", err)
+	}
+}
+
+func TestContentName(t *testing.T) {
+	t.Parallel()
+	hash := "sha256:1a2b3c4d" + strings.Repeat("e", 56)
+	tests := []struct{ version, want string }{
+		{"abc1234", "abc1234-1a2b3c4d"},
+		{strings.Repeat("v", 300), strings.Repeat("v", 246) + "-1a2b3c4d"},
+		// Cut on a character, not inside one.
+		{strings.Repeat("v", 245) + "é" + "tail", strings.Repeat("v", 245) + "-1a2b3c4d"},
+	}
+	for _, tt := range tests {
+		got := contentName(tt.version, hash)
+		if got != tt.want || len(got) > 255 || !utf8.ValidString(got) {
+			t.Errorf("contentName(%.20q…) = %q (%d bytes), want %q", tt.version, got, len(got), tt.want)
+		}
 	}
 }
