@@ -395,4 +395,24 @@ func TestGitLabExample(t *testing.T) {
 	if n == 0 {
 		t.Error("examples/gitlab-ci.yml does not include the kf-run component")
 	}
+	// Every script line is a string (an unquoted "echo a: b" is a mapping).
+	var jobs map[string]yaml.Node
+	if err := yaml.Unmarshal(b, &jobs); err != nil {
+		t.Fatal(err)
+	}
+	for name, j := range jobs {
+		var steps struct {
+			Script       []yaml.Node `yaml:"script"`
+			BeforeScript []yaml.Node `yaml:"before_script"`
+			AfterScript  []yaml.Node `yaml:"after_script"`
+		}
+		if j.Kind != yaml.MappingNode || j.Decode(&steps) != nil {
+			continue
+		}
+		for _, s := range slices.Concat(steps.Script, steps.BeforeScript, steps.AfterScript) {
+			if s.Kind != yaml.ScalarNode {
+				t.Errorf("examples/gitlab-ci.yml:%d: job %s: a script line that is not a string; quote it", s.Line, name)
+			}
+		}
+	}
 }
