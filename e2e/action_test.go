@@ -904,3 +904,60 @@ n=0; for v in $(compgen -e); do [[ $v == INPUT_* ]] && n=$((n+1)); done; echo "I
 		t.Errorf("with no inputs:\n%s", res)
 	}
 }
+
+// BenchmarkActionStart measures what the Action costs a job before kf-run
+// does anything: from the install step's start to kf-run's first output
+// line, with the release archive on a loopback server (a warm download:
+// no network time) into an empty tool cache ("download"), and with the
+// copy a previous job left in the tool cache ("cached").
+//
+// The Docker action it replaces could not run here (no Docker); from its
+// steps: pull golang:1.26 (~800 MB), `go mod download` of ~130 modules,
+// compile kf-run (~1 min on a hosted runner), pull alpine and apk add git:
+// minutes per job, every job.
+//
+//	go test -run XXX -bench ActionStart ./e2e/
+func BenchmarkActionStart(b *testing.B) {
+	r := getRelease(b)
+	base, _ := r.serve(b, nil)
+	dir := copyAction(b, r, false)
+	for _, cached := range []bool{false, true} {
+		b.Run(map[bool]string{false: "download", true: "cached"}[cached], func(b *testing.B) {
+			job := newJob(b, dir)
+			job.env = append(job.env, "KF_RUN_DOWNLOAD_BASE="+base)
+			// No github-token: run.sh prints no mask, so the run step's first
+			// line is kf-run's own.
+			job.with = map[string]string{"spec": example(b, "train/pipeline.yaml"), "host": shared.URL,
+				"experiment": "e2e-action-bench", "params": "dataset=gs://e2e/data.csv", "wait": "false", "github-token": ""}
+			var first time.Time
+			job.onStdout = func(step, _ string) {
+				if step == "run" && first.IsZero() {
+					first = time.Now()
+				}
+			}
+			if cached {
+				job.run(context.Background(), b) // the previous job on this runner
+			}
+			var total time.Duration
+			for b.Loop() {
+				if !cached {
+					b.StopTimer()
+					os.RemoveAll(job.toolCache)
+					os.MkdirAll(job.toolCache, 0o755)
+					b.StartTimer()
+				}
+				first = time.Time{}
+				start := time.Now()
+				res := job.run(context.Background(), b)
+				if len(res.steps) != 2 || res.steps[1].code != 0 || first.IsZero() {
+					b.Fatalf("job failed:\n%s", res)
+				}
+				if cached != strings.Contains(res.steps[0].stdout, "reusing") {
+					b.Fatalf("cached=%t but the install step says:\n%s", cached, res.steps[0].stdout)
+				}
+				total += first.Sub(start)
+			}
+			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-to-first-line/op")
+		})
+	}
+}
