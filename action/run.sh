@@ -28,6 +28,7 @@ args=(run)
 [ -n "${INPUT_TIMEOUT:-}" ] && args+=(--timeout "$INPUT_TIMEOUT")
 case ${INPUT_WAIT:-true} in false | False | FALSE) args+=(--no-wait) ;; esac
 case ${INPUT_COMMENT:-true} in false | False | FALSE) args+=(--no-comment) ;; esac
+[ -n "${INPUT_COMMENT_KEY:-}" ] && args+=(--comment-key "$INPUT_COMMENT_KEY")
 
 # Multi-value inputs: one value per line; blank lines and surrounding
 # whitespace (YAML block indentation, \r) are dropped, nothing is globbed.
@@ -58,7 +59,7 @@ fi
 
 # None of the INPUT_* variables goes on to kf-run.
 unset INPUT_CONFIG INPUT_SPEC INPUT_HOST INPUT_NAMESPACE INPUT_EXPERIMENT INPUT_TIMEOUT INPUT_WAIT \
-  INPUT_COMMENT INPUT_PIPELINES INPUT_PARAMS INPUT_TOKEN INPUT_USERNAME INPUT_PASSWORD \
+  INPUT_COMMENT INPUT_COMMENT_KEY INPUT_PIPELINES INPUT_PARAMS INPUT_TOKEN INPUT_USERNAME INPUT_PASSWORD \
   INPUT_OIDC_AUDIENCE INPUT_KUBE_CONTEXT INPUT_GITHUB_TOKEN
 
 if [ -n "${INPUT_WORKING_DIRECTORY:-}" ]; then

@@ -865,7 +865,7 @@ n=0; for v in $(compgen -e); do [[ $v == INPUT_* ]] && n=$((n+1)); done; echo "I
 	job := newJob(t, copyAction(t, nil, false), fake)
 	job.only = []string{"run"}
 	job.with = map[string]string{
-		"config": "ci/kf-run.yaml", "timeout": "45m", "wait": "False", "comment": "true",
+		"config": "ci/kf-run.yaml", "timeout": "45m", "wait": "False", "comment": "true", "comment-key": `{"python": "3.12", "x": "$(id)"}`,
 		"pipelines": "train\n\n  eval  \r\n", "params": "epochs=3\nmsg=a b; touch " + pwned + "\nq=$(touch " + pwned + ") `x` \"y\" '*'",
 		"host": "https://kfp.example.com/pipeline?x=1&y=$HOME", "namespace": "team a", "experiment": "e ${{ x }}",
 		"working-directory": work, "github-token": "ghs_abc", "token": "tok$en;x", "username": "alice",
@@ -879,7 +879,7 @@ n=0; for v in $(compgen -e); do [[ $v == INPUT_* ]] && n=$((n+1)); done; echo "I
 	want := []string{
 		"::add-mask::tok$en;x", "::add-mask::p@ss%0Asecond line%25", "::add-mask::ghs_abc",
 		"arg=run", "arg=--config", "arg=ci/kf-run.yaml", "arg=--host", "arg=https://kfp.example.com/pipeline?x=1&y=$HOME",
-		"arg=--namespace", "arg=team a", "arg=--experiment", "arg=e ${{ x }}", "arg=--timeout", "arg=45m", "arg=--no-wait",
+		"arg=--namespace", "arg=team a", "arg=--experiment", "arg=e ${{ x }}", "arg=--timeout", "arg=45m", "arg=--no-wait", "arg=--comment-key", `arg={"python": "3.12", "x": "$(id)"}`,
 		"arg=--pipeline", "arg=train", "arg=--pipeline", "arg=eval",
 		"arg=--param", "arg=epochs=3", "arg=--param", "arg=msg=a b; touch " + pwned,
 		"arg=--param", "arg=q=$(touch " + pwned + ") `x` \"y\" '*'",
