@@ -1,6 +1,7 @@
 // Package report renders a Plan's results for people and machines: the
 // console summary at the end of the log, the GitHub job summary, step
-// outputs and sticky PR comment, and GitLab's dotenv report. It reads the
+// outputs and sticky PR comment, GitLab's MR note, dotenv report and
+// annotations report (run links on the job page). It reads the
 // plan and never changes it; it does not submit, wait or decide the exit
 // code. All text from KFP and the spec is treated as untrusted: escaped in
 // markdown, fenced in the log, and the plan's secrets are never written.
