@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -139,7 +140,8 @@ func (r jobRun) step(id string) *stepRun {
 var exprRE = regexp.MustCompile(`\$\{\{\s*(.*?)\s*\}\}`)
 
 // eval replaces the ${{ }} expressions action.yml uses (inputs.NAME with
-// its default, github.token, github.action_ref, steps.ID.outputs.NAME).
+// its default, github.token, github.action_ref, steps.ID.outputs.NAME,
+// toJSON(steps.ID.outputs)).
 // Any other form fails the test: the emulation must not drift from what it
 // claims.
 func (j *actionJob) eval(t testing.TB, a actionYML, s string, steps map[string]map[string]string) string {
@@ -161,6 +163,13 @@ func (j *actionJob) eval(t testing.TB, a actionYML, s string, steps map[string]m
 			return j.github[f[1]]
 		case len(f) == 4 && f[0] == "steps" && f[2] == "outputs":
 			return steps[f[1]][f[3]]
+		case regexp.MustCompile(`^toJSON\(steps\.[a-z0-9_-]+\.outputs\)$`).MatchString(e):
+			m := steps[strings.Split(strings.TrimPrefix(e, "toJSON(steps."), ".")[0]]
+			if m == nil {
+				m = map[string]string{}
+			}
+			b, _ := json.MarshalIndent(m, "", "  ")
+			return string(b)
 		}
 		t.Fatalf("action.yml uses the expression %s, which the emulated runner does not implement", m)
 		return ""
@@ -615,6 +624,10 @@ func TestActionInstallAndRun(t *testing.T) {
 		}
 		if res.outputs["state"] != "SUCCEEDED" || res.outputs["run-id"] == "" || !strings.Contains(res.outputs["run-url"], res.outputs["run-id"]) {
 			t.Errorf("job %d: action outputs %v, want state SUCCEEDED with the run's id and link\n%s", i+1, res.outputs, res)
+		}
+		var all map[string]string
+		if err := json.Unmarshal([]byte(res.outputs["all-outputs"]), &all); err != nil || all["run-id"] != res.outputs["run-id"] || all["state"] != "SUCCEEDED" {
+			t.Errorf("job %d: all-outputs %q (%v), want the run step's outputs as JSON", i+1, res.outputs["all-outputs"], err)
 		}
 		var run apiRun
 		shared.call(t, "GET", "/apis/v2beta1/runs/"+res.outputs["run-id"], nil, &run)
