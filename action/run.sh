@@ -7,12 +7,14 @@ set -euo pipefail
 
 # Mask the secret inputs before anything else prints. The value goes
 # escaped, so that every line of a multi-line secret is masked.
+# (Patterns and replacements are variables: quoting inside ${v//p/r}
+# differs between bash 3.2, macOS's, and later versions.)
 mask() {
-  local v=$1
+  local v=$1 pct=% pct25=%25 cr=$'\r' cr0d=%0D nl=$'\n' nl0a=%0A
   [ -n "${v//[[:space:]]/}" ] || return 0
-  v=${v//'%'/'%25'}
-  v=${v//$'\r'/'%0D'}
-  v=${v//$'\n'/'%0A'}
+  v=${v//$pct/$pct25}
+  v=${v//$cr/$cr0d}
+  v=${v//$nl/$nl0a}
   printf '::add-mask::%s\n' "$v"
 }
 mask "${INPUT_TOKEN:-}"
