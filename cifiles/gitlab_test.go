@@ -285,8 +285,9 @@ func TestGitLabComponentScript(t *testing.T) {
 				t.Fatal(err)
 			}
 			// GitLab interpolates the inputs into the job's strings, then
-			// expands $VARIABLES in variable values (not in other variables'
-			// expanded text).
+			// expands $VARIABLES in variable values. The inputs' variables
+			// are kept as written here: whatever GitLab makes of a $ in
+			// them, the script gets it as data.
 			env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "CI_PROJECT_DIR=" + project, "CI_JOB_STATUS=" + tt.status}
 			for k, v := range c.job.Variables {
 				v = inputRef.ReplaceAllStringFunc(v, func(ref string) string {
