@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -26,6 +29,11 @@ const (
 	// answers 504 as a gateway that timed out would: the client cannot tell
 	// whether anything was created.
 	FaultLostAnswer FaultKind = "504-after"
+	// FaultLateCommit answers a gateway's 504 at once, and serves the
+	// request (KFP creates what was asked) Delay later, as KFP does when
+	// the gateway gives up while it is still making the Argo workflow: a
+	// look for the thing right after the 504 finds nothing.
+	FaultLateCommit FaultKind = "504-late"
 )
 
 // Fault injects failures into matching requests, in a middleware in front of
@@ -37,7 +45,7 @@ type Fault struct {
 	Times      int       `json:"times,omitempty"`       // how many requests to fault; 0 = forever
 	Fraction   float64   `json:"fraction,omitempty"`    // probability per matching request; 0 = 1
 	Kind       FaultKind `json:"kind"`                  //
-	Delay      Duration  `json:"delay,omitempty"`       // latency: how long
+	Delay      Duration  `json:"delay,omitempty"`       // latency, 504-late: how long
 	RetryAfter int       `json:"retry_after,omitempty"` // 429: Retry-After seconds (default 1)
 }
 
@@ -78,8 +86,12 @@ type Faults struct {
 func (f *Faults) Add(ft Fault) error {
 	switch ft.Kind {
 	case Fault503, Fault503HTML, Fault429, FaultLatency, FaultReset, FaultHang, FaultLostAnswer:
+	case FaultLateCommit:
+		if ft.Delay <= 0 {
+			return fmt.Errorf("fault kind 504-late: set delay (e.g. \"3s\"), how long after the 504 KFP commits the request")
+		}
 	default:
-		return fmt.Errorf("fault kind %q: want 503, 503-html, 429, latency, reset, hang or 504-after", ft.Kind)
+		return fmt.Errorf("fault kind %q: want 503, 503-html, 429, latency, reset, hang, 504-after or 504-late", ft.Kind)
 	}
 	if ft.Fraction < 0 || ft.Fraction > 1 {
 		return fmt.Errorf("fault fraction %v: want 0..1", ft.Fraction)
@@ -237,9 +249,18 @@ func (s *Sandbox) faultAndLog(next http.Handler) http.Handler {
 			}
 		case FaultLostAnswer:
 			next.ServeHTTP(&discardWriter{header: http.Header{}}, r)
-			sw.Header().Set("Content-Type", "text/html")
-			sw.WriteHeader(http.StatusGatewayTimeout)
-			fmt.Fprint(sw, "<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center></body></html>\r\n")
+			writeGateway504(sw)
+		case FaultLateCommit:
+			late, err := detach(r)
+			if err != nil {
+				// Nothing will be committed: a bare 504, as a gateway whose
+				// upstream never got the request sends it.
+				s.log.Warn("sandbox: 504-late could not keep the request", "err", err)
+			}
+			writeGateway504(sw)
+			if late != nil {
+				go s.serveLate(next, late, time.Duration(ft.Delay))
+			}
 		case FaultReset:
 			reset(w)
 		case FaultHang:
@@ -249,6 +270,42 @@ func (s *Sandbox) faultAndLog(next http.Handler) http.Handler {
 			}
 		}
 	})
+}
+
+// writeGateway504 is an ingress proxy's answer when its upstream is too slow.
+func writeGateway504(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusGatewayTimeout)
+	fmt.Fprint(w, "<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center></body></html>\r\n")
+}
+
+// detach copies r, body included, so that it can be served after its
+// handler returned: by then the server has closed r's body and cancelled
+// its context.
+func detach(r *http.Request) (*http.Request, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxUpload))
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", r.Method, r.URL.Path, err)
+	}
+	late := r.Clone(context.WithoutCancel(r.Context()))
+	late.Body = io.NopCloser(bytes.NewReader(body))
+	late.ContentLength = int64(len(body))
+	return late, nil
+}
+
+// serveLate serves r to KFP after delay, unless the sandbox closes first.
+// Its answer goes nowhere: the client already got its 504. KFP's lock
+// orders it against Close.
+func (s *Sandbox) serveLate(next http.Handler, r *http.Request, delay time.Duration) {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.closing:
+		return
+	}
+	s.log.Info("sandbox: committing a request answered 504 earlier", "method", r.Method, "path", r.URL.Path, "delay", delay)
+	next.ServeHTTP(&discardWriter{header: http.Header{}}, r)
 }
 
 // reset closes the client's connection with a TCP RST.

@@ -295,34 +295,74 @@ func (c *Client) CreateRun(ctx context.Context, r RunRequest) (Run, error) {
 	return run, err
 }
 
-// createReconciled runs create. When its answer may have been lost (a reset,
-// a timeout, 502, 503, 504), it looks for what it meant to create before
-// trying again, up to three attempts: KFP has no idempotency key, so a
-// blind retry could create the thing twice.
+// createReconciled runs create. When its answer may have been lost (a
+// reset, a timeout, 502, 503, 504), it looks for what it meant to create
+// before trying again, up to three attempts: KFP has no idempotency key, so
+// a blind retry could create the thing twice. After a 504, a timeout or a
+// reset it keeps looking for c.reconcileFor (KFP may still be creating);
+// after a 502 or 503 it looks once.
 func (c *Client) createReconciled(ctx context.Context, create func() error, find func(context.Context) (bool, error)) error {
 	var err error
 	wait := c.retryWait
 	for attempt := range 3 {
 		if attempt > 0 {
-			select {
-			case <-ctx.Done():
+			if c.sleep(ctx, wait/2+time.Duration(jitter(int64(wait)))) != nil {
 				return err
-			case <-time.After(wait/2 + time.Duration(jitter(int64(wait)))):
 			}
 			wait *= 2
 		}
 		if err = create(); err == nil || !ambiguous(err) || ctx.Err() != nil {
 			return err
 		}
-		found, ferr := find(ctx)
+		window := time.Duration(0)
+		if mayCommitLate(err) {
+			window = c.reconcileFor
+		}
+		found, ferr := c.lookFor(ctx, find, window)
 		if ferr != nil {
 			return fmt.Errorf("%w (and looking for it afterwards failed: %v)", err, ferr)
 		}
 		if found {
 			return nil
 		}
+		if ctx.Err() != nil {
+			return err
+		}
+		c.log.Debug("a create's answer was lost and nothing was made: creating again", "looked_for", window, "error", err)
 	}
 	return err
+}
+
+// lookWaitMax caps the pause between looks for a lost create, so what KFP
+// commits late is found soon after.
+const lookWaitMax = 5 * time.Second
+
+// lookFor looks for what a create whose answer was lost made: at once, then
+// with jittered exponential backoff until window has passed (a last look at
+// the end). A gateway answers 504 while KFP is still creating, so what one
+// look at once misses can appear seconds later; creating again before then
+// would make two. It returns false, nil when ctx ends.
+func (c *Client) lookFor(ctx context.Context, find func(context.Context) (bool, error), window time.Duration) (bool, error) {
+	deadline := c.now().Add(window)
+	wait := c.retryWait
+	for looks := 1; ; looks++ {
+		found, err := find(ctx)
+		if err != nil || found {
+			if found && looks > 1 {
+				c.log.Debug("a create whose answer was lost was found late", "looks", looks)
+			}
+			return found, err
+		}
+		left := deadline.Sub(c.now())
+		if left <= 0 {
+			return false, nil
+		}
+		d := min(wait/2+time.Duration(jitter(int64(wait))), left)
+		if c.sleep(ctx, d) != nil {
+			return false, nil
+		}
+		wait = min(wait*2, lookWaitMax)
+	}
 }
 
 func (c *Client) findRunByDescription(ctx context.Context, experimentID, description string) (*Run, error) {

@@ -60,6 +60,18 @@ type Options struct {
 	// RetryWaitMin and RetryWaitMax bound the jittered exponential backoff.
 	// Defaults 500ms and 15s.
 	RetryWaitMin, RetryWaitMax time.Duration
+	// ReconcileFor is how long a create whose answer was lost to a 504, an
+	// attempt timeout or a reset keeps looking for what it made, with
+	// backoff, before it creates again: a gateway's 504 usually means KFP
+	// is still creating (making the Argo workflow), so a single look at
+	// once finds nothing. (After a 502 or 503 it looks once.) Default 30s;
+	// negative means one look.
+	ReconcileFor time.Duration
+	// Now and Sleep are the clock of the create reconcile loop (tests
+	// inject a fake one). Sleep returns early with ctx's error. Defaults:
+	// the real clock.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives one debug line per retry. Default: discard.
 	Logger *slog.Logger
 	// Hint, when set, says what to do about an error (APIError.Hint): which
@@ -79,8 +91,13 @@ type Client struct {
 	health      *healthz_service.Client
 	log         *slog.Logger
 	hint        func(*APIError) string
-	// retryWait is the first pause between attempts of a create.
+	// retryWait is the first pause between attempts of a create, and
+	// between looks for a create whose answer was lost.
 	retryWait time.Duration
+	// reconcileFor bounds the looks for a lost create (Options.ReconcileFor).
+	reconcileFor time.Duration
+	now          func() time.Time
+	sleep        func(context.Context, time.Duration) error
 }
 
 // New makes a Client for t. It does no I/O.
@@ -106,6 +123,18 @@ func New(t Target, o Options) (*Client, error) {
 	}
 	if o.RetryWaitMax == 0 {
 		o.RetryWaitMax = 15 * time.Second
+	}
+	switch {
+	case o.ReconcileFor == 0:
+		o.ReconcileFor = 30 * time.Second
+	case o.ReconcileFor < 0:
+		o.ReconcileFor = 0
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -142,18 +171,33 @@ func New(t Target, o Options) (*Client, error) {
 	tr := errorTransport{next: rt, hint: o.Hint}
 
 	return &Client{
-		target:      t,
-		base:        base,
-		http:        hc,
-		runs:        run_service.New(tr, strfmt.Default),
-		experiments: experiment_service.New(tr, strfmt.Default),
-		pipelines:   pipeline_service.New(tr, strfmt.Default),
-		uploads:     pipeline_upload_service.New(tr, strfmt.Default),
-		health:      healthz_service.New(tr, strfmt.Default),
-		log:         log,
-		hint:        o.Hint,
-		retryWait:   o.RetryWaitMin,
+		target:       t,
+		base:         base,
+		http:         hc,
+		runs:         run_service.New(tr, strfmt.Default),
+		experiments:  experiment_service.New(tr, strfmt.Default),
+		pipelines:    pipeline_service.New(tr, strfmt.Default),
+		uploads:      pipeline_upload_service.New(tr, strfmt.Default),
+		health:       healthz_service.New(tr, strfmt.Default),
+		log:          log,
+		hint:         o.Hint,
+		retryWait:    o.RetryWaitMin,
+		reconcileFor: o.ReconcileFor,
+		now:          o.Now,
+		sleep:        o.Sleep,
 	}, nil
+}
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Target is the server this client talks to.

@@ -81,7 +81,8 @@ func newTestClientVia(t *testing.T, f *fakeKFP, target Target, rt http.RoundTrip
 	t.Cleanup(srv.Close)
 	f.t = t
 	target.Host = srv.URL + target.Host
-	c, err := New(target, Options{Transport: rt, RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond, AttemptTimeout: 5 * time.Second})
+	// One look after a lost create: TestLateCommit covers looking longer.
+	c, err := New(target, Options{Transport: rt, RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond, AttemptTimeout: 5 * time.Second, ReconcileFor: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,19 @@ func ambiguous(err error) bool {
 	return false
 }
 
+// mayCommitLate reports whether a lost create may still be going on at
+// KFP: the gateway gave up (504) or the attempt timed out or was cut while
+// KFP worked. Then what it makes can appear seconds later. A 502 or 503
+// means KFP did not answer at all: what is not there at once is not
+// coming.
+func mayCommitLate(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Err != nil || ae.HTTPStatus == http.StatusGatewayTimeout
+}
+
 func newAPIError(op string, status int, contentType, location string, body io.Reader) *APIError {
 	e := &APIError{Op: op, HTTPStatus: status, Location: location}
 	var b []byte
