@@ -8,7 +8,7 @@ BIN      := $(CURDIR)/bin
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build test test-root test-sandbox vet demo bench testdata clean
+.PHONY: all build test test-root test-sandbox vet demo bench snapshot testdata clean
 
 all: build
 
@@ -50,6 +50,11 @@ demo: build
 # and its peak memory while following 20 runs, each against its baseline.
 bench: build
 	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox $(GO) test -count=1 -run XXX -bench . -benchtime 10x ./e2e/
+
+# The whole release (archives and checksums.txt for six platforms) built
+# locally with goreleaser --snapshot into dist/; nothing is published.
+snapshot:
+	./scripts/snapshot.sh
 
 # Recompile the sandbox's test pipelines (sandbox/testdata/README.md);
 # needs KFP SDK 2.17.3 with kfp-kubernetes (KFP=path/to/kfp).
