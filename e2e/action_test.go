@@ -86,6 +86,16 @@ func loadAction(t testing.TB, path string) actionYML {
 	return a
 }
 
+func (a actionYML) mustHaveStep(t testing.TB, id string) {
+	t.Helper()
+	for _, st := range a.Runs.Steps {
+		if st.ID == id {
+			return
+		}
+	}
+	t.Fatalf("action.yml refers to step %q, which it does not have", id)
+}
+
 // actionJob is one use of the action in a job.
 type actionJob struct {
 	actionDir string            // GITHUB_ACTION_PATH
@@ -128,15 +138,6 @@ func (r jobRun) String() string {
 	return b.String()
 }
 
-func (r jobRun) step(id string) *stepRun {
-	for i := range r.steps {
-		if r.steps[i].id == id {
-			return &r.steps[i]
-		}
-	}
-	return nil
-}
-
 var exprRE = regexp.MustCompile(`\$\{\{\s*(.*?)\s*\}\}`)
 
 // eval replaces the ${{ }} expressions action.yml uses (inputs.NAME with
@@ -162,9 +163,12 @@ func (j *actionJob) eval(t testing.TB, a actionYML, s string, steps map[string]m
 		case e == "github.token" || e == "github.action_ref":
 			return j.github[f[1]]
 		case len(f) == 4 && f[0] == "steps" && f[2] == "outputs":
+			a.mustHaveStep(t, f[1])
 			return steps[f[1]][f[3]]
 		case regexp.MustCompile(`^toJSON\(steps\.[a-z0-9_-]+\.outputs\)$`).MatchString(e):
-			m := steps[strings.Split(strings.TrimPrefix(e, "toJSON(steps."), ".")[0]]
+			id := strings.Split(strings.TrimPrefix(e, "toJSON(steps."), ".")[0]
+			a.mustHaveStep(t, id)
+			m := steps[id] // a step that did not run has no outputs
 			if m == nil {
 				m = map[string]string{}
 			}
