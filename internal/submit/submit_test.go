@@ -21,7 +21,7 @@ import (
 // given up front. It fails the test on calls it has no answer for.
 type fakeAPI struct {
 	t         *testing.T
-	pipelines map[string]string            // name → id
+	pipelines map[string]string                 // name → id
 	versions  map[string]map[string]kfp.Version // pipeline id → name → version
 	calls     []string
 	uploaded  []string // descriptions of uploaded pipelines and versions
