@@ -12,6 +12,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -217,7 +218,7 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 	var rt http.RoundTripper
 	switch mode {
 	case ModeToken:
-		rt = &bearer{next: base, token: func(bool) (string, error) { return s.Token, nil }}
+		rt = &bearer{next: base, token: func(context.Context, bool) (string, error) { return s.Token, nil }}
 		c.Describe = "bearer token" + from
 	case ModeTokenFile, ModeInCluster:
 		path := s.TokenFile
@@ -258,7 +259,7 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 		// The ID-token endpoint gets a transport of its own: the KFP
 		// connection's TLS settings (a private CA, a client certificate,
 		// insecure_skip_verify) are not for the Actions runtime.
-		m := &oidcMinter{url: s.OIDCRequestURL, reqToken: s.OIDCRequestToken, audience: s.OIDCAudience, client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}, now: o.Now, onSecret: o.OnSecret}
+		m := newOIDCMinter(s.OIDCRequestURL, s.OIDCRequestToken, s.OIDCAudience, o.Now, o.OnSecret)
 		rt = &bearer{next: base, token: m.get}
 		c.Describe = fmt.Sprintf("GitHub Actions OIDC ID token, audience %q%s", s.OIDCAudience, from)
 	default:
@@ -326,12 +327,14 @@ func (e *extra) RoundTrip(r *http.Request) (*http.Response, error) {
 // bearer sets Authorization from token on every attempt. When the server
 // answers 401, it asks for a fresh token once and replays the request.
 type bearer struct {
-	next  http.RoundTripper
-	token func(refresh bool) (string, error)
+	next http.RoundTripper
+	// token gets the bearer token; ctx is the request's, so a slow source
+	// never outlives the request.
+	token func(ctx context.Context, refresh bool) (string, error)
 }
 
 func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	tok, err := b.token(false)
+	tok, err := b.token(r.Context(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +342,7 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || res.StatusCode != http.StatusUnauthorized {
 		return res, err
 	}
-	fresh, err := b.token(true)
+	fresh, err := b.token(r.Context(), true)
 	if err != nil || fresh == tok || !replayable(r) {
 		return res, nil
 	}
@@ -388,7 +391,7 @@ type tokenFile struct {
 	onSecret func(string)
 }
 
-func (f *tokenFile) get(bool) (string, error) {
+func (f *tokenFile) get(context.Context, bool) (string, error) {
 	b, err := f.read(f.path)
 	if err != nil {
 		return "", fmt.Errorf("read token file: %w", err)

@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -449,5 +451,49 @@ func TestHint(t *testing.T) {
 		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("%+v: hint %q, want %q", tt.e, got, tt.want)
 		}
+	}
+}
+
+// A GitHub OIDC mint that hangs never holds a request past its context:
+// neither the request that mints nor one waiting for the mint's lock, so
+// stopping runs after SIGINT is not held up by the ID-token endpoint.
+func TestGitHubOIDCMintFollowsContext(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	hit, release := make(chan struct{}, 4), make(chan struct{})
+	defer close(release)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	c, err := auth.Connect(up.URL, auth.Settings{OIDCAudience: "a", OIDCRequestURL: slow.URL + "/token?x=1", OIDCRequestToken: "req-token"}, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(ctx context.Context) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, "GET", up.URL+"/x", nil)
+			_, err := c.Transport.RoundTrip(req)
+			done <- err
+		}()
+		return done
+	}
+	ctxA, cancelA := context.WithCancel(context.Background())
+	a := call(ctxA)
+	<-hit // A holds the mint, the endpoint hangs
+	ctxB, cancelB := context.WithCancel(context.Background())
+	b := call(ctxB)
+	cancelB()
+	if err := <-b; !errors.Is(err, context.Canceled) {
+		t.Errorf("waiting request: %v, want context.Canceled", err)
+	}
+	cancelA()
+	if err := <-a; !errors.Is(err, context.Canceled) {
+		t.Errorf("minting request: %v, want context.Canceled", err)
 	}
 }

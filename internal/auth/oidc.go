@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -23,14 +23,27 @@ type oidcMinter struct {
 	now                     func() time.Time
 	onSecret                func(string)
 
-	mu  sync.Mutex
-	tok string
-	exp time.Time
+	// lock is a one-slot semaphore rather than a mutex, so a request
+	// waiting for another's mint gives up when its own context ends: after
+	// SIGINT, stopping runs has seconds, not the endpoint's 30 s timeout.
+	lock chan struct{}
+	tok  string
+	exp  time.Time
 }
 
-func (m *oidcMinter) get(refresh bool) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func newOIDCMinter(url, reqToken, audience string, now func() time.Time, onSecret func(string)) *oidcMinter {
+	return &oidcMinter{url: url, reqToken: reqToken, audience: audience, now: now, onSecret: onSecret,
+		lock:   make(chan struct{}, 1),
+		client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}}
+}
+
+func (m *oidcMinter) get(ctx context.Context, refresh bool) (string, error) {
+	select {
+	case m.lock <- struct{}{}:
+	case <-ctx.Done():
+		return "", fmt.Errorf("GitHub OIDC: wait for an ID token: %w", ctx.Err())
+	}
+	defer func() { <-m.lock }()
 	if m.tok != "" && !refresh && m.now().Before(m.exp.Add(-time.Minute)) {
 		return m.tok, nil
 	}
@@ -43,7 +56,10 @@ func (m *oidcMinter) get(refresh bool) (string, error) {
 		q.Set("audience", m.audience)
 		u.RawQuery = q.Encode()
 	}
-	req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", fmt.Errorf("GitHub OIDC: %w", err)
+	}
 	req.Header.Set("Authorization", "Bearer "+m.reqToken)
 	req.Header.Set("Accept", "application/json")
 	res, err := m.client.Do(req)
@@ -52,7 +68,7 @@ func (m *oidcMinter) get(refresh bool) (string, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL carries a signed query: keep it out
 		}
-		return "", fmt.Errorf("GitHub OIDC: request an ID token from %s://%s: %v", u.Scheme, u.Host, err)
+		return "", fmt.Errorf("GitHub OIDC: request an ID token from %s://%s: %w", u.Scheme, u.Host, err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
