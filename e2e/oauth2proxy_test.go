@@ -19,7 +19,8 @@ import (
 )
 
 // The oauth2-proxy Kubeflow 1.9 puts in front of KFP, the real one,
-// installed once into GOBIN by the test itself.
+// installed once by the test itself into a cache directory of its own
+// (never the user's GOBIN, where it would shadow or replace their tools).
 const oauth2ProxyModule = "github.com/oauth2-proxy/oauth2-proxy/v7@v7.15.6"
 
 var (
@@ -31,16 +32,11 @@ var (
 func oauth2Proxy(t *testing.T) string {
 	t.Helper()
 	oauth2ProxyOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+		cache, err := os.UserCacheDir()
 		if err != nil {
-			oauth2ProxyErr = err
-			return
+			cache = os.TempDir()
 		}
-		lines := strings.Split(string(out), "\n") // GOBIN may be an empty first line
-		gobin := strings.TrimSpace(lines[0])
-		if gobin == "" && len(lines) > 1 {
-			gobin = filepath.Join(strings.Split(strings.TrimSpace(lines[1]), string(os.PathListSeparator))[0], "bin")
-		}
+		gobin := filepath.Join(cache, "kf-run-e2e", "oauth2-proxy-v7.15.6")
 		p := filepath.Join(gobin, "oauth2-proxy")
 		// go install leaves --version "undefined"; the build info has the module version.
 		if v, err := exec.Command("go", "version", "-m", p).Output(); err == nil && strings.Contains(string(v), "v7.15.6") {
