@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kf-run/kf-run/internal/corpus"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
 )
 
@@ -193,7 +194,7 @@ func TestMultiUserBehindPrefix(t *testing.T) {
 // every spec in the corpus passes or fails validate as it should.
 func TestCorpusRuns(t *testing.T) {
 	t.Parallel()
-	dir := corpus(t, "kfp-sdk-2.4")
+	dir := corpus.Dir(t, "kfp-sdk-2.4")
 	files, _ := filepath.Glob(filepath.Join(dir, "pipelines", "*.yaml"))
 	more, _ := filepath.Glob(filepath.Join(dir, "kubernetes_platform", "*.yaml"))
 	files = append(append(files, more...), filepath.Join(dir, "backend_resources", "v2-hello-world.yaml"))
@@ -254,7 +255,7 @@ var rejectedBy205 = map[string]string{
 
 func TestCorpusValidate(t *testing.T) {
 	t.Parallel()
-	root := corpus(t, "")
+	root := corpus.Dir(t, "")
 	invalid := map[string]bool{}
 	for _, g := range []string{"kfp-sdk-2.17/invalid/*", "kfp-sdk-2.4/backend_resources/arguments-parameters.yaml", "kfp-sdk-2.4/backend_resources/hello-world.yaml", "kfp-sdk-2.4/backend_resources/long-running.yaml", "kfp-sdk-2.4/backend_resources/loops.yaml"} {
 		m, _ := filepath.Glob(filepath.Join(root, g))

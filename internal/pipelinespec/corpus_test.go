@@ -7,38 +7,15 @@ import (
 	"io"
 	"io/fs"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
-)
 
-// The shared KFP corpus is an extra, switched on by KF_RUN_CORPUS (its
-// absolute path; .ci/run sets it). corpusDir is $KF_RUN_CORPUS/sub: the test
-// is skipped when the variable is unset, and fails when it is set but is not
-// an absolute path or sub is missing or empty.
-func corpusDir(t testing.TB, sub string) string {
-	t.Helper()
-	root, ok := os.LookupEnv("KF_RUN_CORPUS")
-	if !ok || root == "" {
-		t.Skip("KF_RUN_CORPUS is not set: the KFP corpus tests are off (set it to the corpus's absolute path to run them)")
-	}
-	if !filepath.IsAbs(root) {
-		t.Fatalf("KF_RUN_CORPUS=%q is not an absolute path: go test runs each package in its own directory, so give the absolute path", root)
-	}
-	dir := filepath.Join(root, sub)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatalf("KF_RUN_CORPUS is set but the corpus is not usable: %v (fix the path or unset KF_RUN_CORPUS)", err)
-	}
-	if len(entries) == 0 {
-		t.Fatalf("KF_RUN_CORPUS is set but %s is empty (fix the path or unset KF_RUN_CORPUS)", dir)
-	}
-	return dir
-}
+	"github.com/kf-run/kf-run/internal/corpus"
+)
 
 // outcome is what Parse must do with a corpus file.
 type outcome string
@@ -71,7 +48,7 @@ func expect(rel string) (outcome, bool) {
 
 func corpusFiles(t *testing.T) (root string, files []string) {
 	t.Helper()
-	root = corpusDir(t, "")
+	root = corpus.Dir(t, "")
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -1,38 +1,14 @@
 package podspec
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kf-run/kf-run/internal/corpus"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
 )
-
-// The shared KFP corpus is an extra, switched on by KF_RUN_CORPUS (its
-// absolute path; .ci/run sets it). corpusDir is $KF_RUN_CORPUS/sub: the test
-// is skipped when the variable is unset, and fails when it is set but is not
-// an absolute path or sub is missing or empty.
-func corpusDir(t *testing.T, sub string) string {
-	t.Helper()
-	root, ok := os.LookupEnv("KF_RUN_CORPUS")
-	if !ok || root == "" {
-		t.Skip("KF_RUN_CORPUS is not set: the KFP corpus tests are off (set it to the corpus's absolute path to run them)")
-	}
-	if !filepath.IsAbs(root) {
-		t.Fatalf("KF_RUN_CORPUS=%q is not an absolute path: go test runs each package in its own directory, so give the absolute path", root)
-	}
-	dir := filepath.Join(root, sub)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatalf("KF_RUN_CORPUS is set but the corpus is not usable: %v (fix the path or unset KF_RUN_CORPUS)", err)
-	}
-	if len(entries) == 0 {
-		t.Fatalf("KF_RUN_CORPUS is set but %s is empty (fix the path or unset KF_RUN_CORPUS)", dir)
-	}
-	return dir
-}
 
 func boolPtr(b bool) *bool    { return &b }
 func int64Ptr(n int64) *int64 { return &n }
@@ -60,7 +36,7 @@ func TestReproducesKubernetesPlatformCorpus(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
 			t.Parallel()
-			orig, err := pipelinespec.Load(filepath.Join(corpusDir(t, ""), c.file))
+			orig, err := pipelinespec.Load(filepath.Join(corpus.Dir(t, ""), c.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +60,7 @@ func TestReproducesKubernetesPlatformCorpus(t *testing.T) {
 // is not a pod setting kf-run writes, so it stays as the file had it).
 func TestReproducesPodMetadata(t *testing.T) {
 	t.Parallel()
-	orig, err := pipelinespec.Load(filepath.Join(corpusDir(t, "kfp-sdk-2.17/valid"), "create_pod_metadata_complex.yaml"))
+	orig, err := pipelinespec.Load(filepath.Join(corpus.Dir(t, "kfp-sdk-2.17/valid"), "create_pod_metadata_complex.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +105,7 @@ func TestReproducesResourceSpecs(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
 			t.Parallel()
-			orig, err := pipelinespec.Load(filepath.Join(corpusDir(t, ""), c.file))
+			orig, err := pipelinespec.Load(filepath.Join(corpus.Dir(t, ""), c.file))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kf-run/kf-run/internal/corpus"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
 )
 
@@ -59,7 +60,7 @@ func TestCorpusGolden(t *testing.T) {
 	for _, dir := range []string{"kfp-sdk-2.4/pipelines", "kfp-sdk-2.17/valid"} {
 		t.Run(dir, func(t *testing.T) {
 			t.Parallel()
-			root := corpusDir(t, dir)
+			root := corpus.Dir(t, dir)
 			entries, err := os.ReadDir(root)
 			if err != nil {
 				t.Fatal(err)
