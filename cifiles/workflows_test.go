@@ -38,8 +38,10 @@ func workflowFiles(t *testing.T) []string {
 // per event, known actions' inputs, runner labels, cron syntax, and
 // untrusted values in scripts. shellcheck and pyflakes are off: actionlint
 // runs them only as external programs.
-func TestActionlint(t *testing.T) {
-	t.Parallel()
+// project is the repository root and its actionlint project (which reads
+// local actions such as ./action.yml from it).
+func project(t *testing.T) (string, *actionlint.Project) {
+	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +50,12 @@ func TestActionlint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return root, proj
+}
+
+func TestActionlint(t *testing.T) {
+	t.Parallel()
+	root, proj := project(t)
 	var out bytes.Buffer
 	linter, err := actionlint.NewLinter(&out, &actionlint.LinterOptions{WorkingDir: root, Oneline: true})
 	if err != nil {
@@ -73,14 +81,7 @@ func TestActionlint(t *testing.T) {
 // script through env:), as users copy them.
 func TestWorkflowsMatchAction(t *testing.T) {
 	t.Parallel()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	proj, err := actionlint.NewProject(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, proj := project(t)
 	meta, _, err := actionlint.NewLocalActionsCache(proj, nil).FindMetadata("./")
 	if err != nil || meta == nil {
 		t.Fatalf("read action.yml: %v", err)
