@@ -46,6 +46,7 @@ func (realClock) Now() time.Time { return time.Now() }
 type Options struct {
 	Listen       string        // address for the API; default 127.0.0.1:0
 	MultiUser    bool          // KFP's MULTIUSER mode
+	Profile      Profile       // the KFP version to stand for; default 2.0 (see Profile)
 	Prefix       string        // serve KFP under this path, e.g. /pipeline
 	StepDuration time.Duration // time per simulated step; default 300ms
 	Tick         time.Duration // how often runs advance; default StepDuration/3, < 0 = only on Tick()
@@ -119,6 +120,11 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 	if o.Prefix != "" {
 		o.Prefix = "/" + strings.Trim(o.Prefix, "/")
 	}
+	profile, err := ParseProfile(string(o.Profile))
+	if err != nil {
+		return nil, err
+	}
+	o.Profile = profile
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
@@ -136,7 +142,6 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 		closing:    make(chan struct{}),
 	}
 	errLog := slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
-	var err error
 	if s.registry, err = startRegistry(o.RegistryUser, o.RegistryPassword, log.New(io.Discard, "", 0)); err != nil {
 		return nil, err
 	}
@@ -177,7 +182,7 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 		case <-s.closing:
 		}
 	}()
-	s.log.Info("sandbox: serving", "url", s.url, "registry", s.registry.addr, "multi_user", o.MultiUser)
+	s.log.Info("sandbox: serving", "url", s.url, "registry", s.registry.addr, "multi_user", o.MultiUser, "kfp_profile", o.Profile)
 	return s, nil
 }
 

@@ -38,6 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	tokens := mapFlag{}
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:0", "`address` to serve the KFP API and the control API on")
 	fs.BoolVar(&o.MultiUser, "multi-user", false, "run KFP in multi-user mode (MULTIUSER=true)")
+	profile := fs.String("kfp-profile", "2.0", "the KFP server `version` to stand for: 2.0, 2.5, 2.17 or next (2.17 with the task API of KFP PR #13986)")
 	fs.StringVar(&o.Prefix, "prefix", "", "serve KFP under this `path` prefix, e.g. /pipeline as behind Kubeflow")
 	fs.DurationVar(&o.StepDuration, "step-duration", 300*time.Millisecond, "simulated `duration` of each run step")
 	fs.StringVar(&o.RegistryUser, "registry-user", "", "basic-auth `user` for the registry (default: no auth)")
@@ -56,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kfp-sandbox: unexpected arguments: %v\n", fs.Args())
 		return 2
 	}
+	o.Profile = sandbox.Profile(*profile)
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
