@@ -234,9 +234,10 @@ type Run struct {
 	Finished    time.Time
 	Error       string
 	Description string
-	// Nodes are the run's task details as KFP reports them: at KFP 2.0.x
-	// these are Argo nodes (drivers, executors, DAGs), see Tasks.
-	Nodes []Task
+	// Nodes are the run's tasks as the server reports them (see Node):
+	// Argo nodes in run_details.task_details up to KFP 2.17, pipeline
+	// tasks in Run.tasks with the task API. See Tasks and Failed.
+	Nodes []Node
 }
 
 func (r RunRequest) description() string {
@@ -385,15 +386,6 @@ func (c *Client) findRunByDescription(ctx context.Context, experimentID, descrip
 	return nil, nil
 }
 
-// GetRun reads a run.
-func (c *Client) GetRun(ctx context.Context, id string) (Run, error) {
-	res, err := c.runs.GetRun(&run_service.GetRunParams{Context: ctx, RunID: id}, nil)
-	if err != nil {
-		return Run{}, err
-	}
-	return toRun(res.Payload), nil
-}
-
 // TerminateRun asks KFP to stop a run. Terminating a run that already
 // ended is not an error.
 func (c *Client) TerminateRun(ctx context.Context, id string) error {
@@ -404,34 +396,6 @@ func (c *Client) TerminateRun(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
-}
-
-// PodLog fetches the main container's log of a task's pod through the KFP
-// UI server's route (/k8s/pod/logs beside the API, /pipeline/k8s/pod/logs
-// behind Kubeflow), with the same credentials. At most limit bytes are read.
-func (c *Client) PodLog(ctx context.Context, pod string, limit int64) (string, error) {
-	ns := c.target.Namespace
-	if ns == "" {
-		ns = "kubeflow"
-	}
-	u := *c.base
-	u.Path = strings.TrimRight(u.Path, "/") + "/k8s/pod/logs"
-	u.RawQuery = url.Values{"podname": {pod}, "podnamespace": {ns}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return "", err
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return "", withHint(&APIError{Op: "PodLog", Err: err}, c.hint)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return "", withHint(newAPIError("PodLog", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Location"), res.Body), c.hint)
-	}
-	// Keep the tail: read everything but hold at most limit bytes.
-	b, err := tail(res.Body, limit)
-	return string(b), err
 }
 
 func tail(r io.Reader, limit int64) ([]byte, error) {
@@ -485,25 +449,21 @@ func toRun(r *run_model.V2beta1Run) Run {
 			if t == nil {
 				continue
 			}
-			task := Task{
-				Name:  t.DisplayName,
+			n := Node{
+				Name: t.DisplayName, Iteration: -1,
 				State: normalize(string(t.State)),
 				Start: toTime(t.StartTime),
 				End:   toTime(t.EndTime),
 			}
 			if t.Error != nil {
-				task.Message = t.Error.Message
+				n.Message = t.Error.Message
 			}
 			for _, ch := range t.ChildTasks {
 				if ch != nil && ch.PodName != "" {
-					task.PodName = ch.PodName
-					break
+					n.Children = append(n.Children, ch.PodName)
 				}
 			}
-			if task.PodName == "" {
-				task.PodName = t.PodName
-			}
-			run.Nodes = append(run.Nodes, task)
+			run.Nodes = append(run.Nodes, n)
 		}
 	}
 	return run

@@ -74,6 +74,9 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives one debug line per retry. Default: discard.
 	Logger *slog.Logger
+	// Pods reads task logs from Kubernetes directly when kf-run can reach
+	// the cluster (StepLog's last path). Nil: no cluster access.
+	Pods PodLogReader
 	// Hint, when set, says what to do about an error (APIError.Hint): which
 	// credential was sent, which setting fixes it. Only the caller knows.
 	Hint func(*APIError) string
@@ -91,6 +94,7 @@ type Client struct {
 	health      *healthz_service.Client
 	log         *slog.Logger
 	hint        func(*APIError) string
+	pods        PodLogReader
 	// retryWait is the first pause between attempts of a create, and
 	// between looks for a create whose answer was lost.
 	retryWait time.Duration
@@ -181,6 +185,7 @@ func New(t Target, o Options) (*Client, error) {
 		health:       healthz_service.New(tr, strfmt.Default),
 		log:          log,
 		hint:         o.Hint,
+		pods:         o.Pods,
 		retryWait:    o.RetryWaitMin,
 		reconcileFor: o.ReconcileFor,
 		now:          o.Now,

@@ -311,12 +311,13 @@ func TestRunURL(t *testing.T) {
 func TestTasksPicksIRTasks(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	run := Run{Nodes: []Task{
+	// No child IDs: no tree, so nodes match by display name.
+	run := Run{Nodes: []Node{
 		{Name: "pipeline-x-0", State: StateFailed},
 		{Name: "root-driver", State: StateSucceeded},
 		{Name: "train-driver", State: StateSucceeded},
-		{Name: "executor", State: StateFailed, PodName: "wf-123"},
-		{Name: "train", State: StateFailed, Start: t0, End: t0.Add(time.Minute), PodName: "wf-123"},
+		{Name: "executor", State: StateFailed},
+		{Name: "train", State: StateFailed, Start: t0, End: t0.Add(time.Minute)},
 		{Name: "prep", State: StateSucceeded, Start: t0.Add(-time.Minute), End: t0},
 		{Name: "for-loop-1-iterations", State: StateRunning, Start: t0},
 		{Name: "eval", State: StateSucceeded, Start: t0, End: t0.Add(time.Second)},
@@ -325,7 +326,7 @@ func TestTasksPicksIRTasks(t *testing.T) {
 	got := run.Tasks([]string{"prep", "train", "for-loop-1", "eval", "report"})
 	want := []Task{
 		{Name: "prep", State: StateSucceeded, Start: t0.Add(-time.Minute), End: t0},
-		{Name: "train", State: StateFailed, Start: t0, End: t0.Add(time.Minute), PodName: "wf-123"},
+		{Name: "train", State: StateFailed, Start: t0, End: t0.Add(time.Minute)},
 		{Name: "for-loop-1", State: StateRunning, Start: t0},
 		{Name: "eval", State: StateRunning, Start: t0.Add(-time.Second)},
 		{Name: "report"},

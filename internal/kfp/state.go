@@ -15,6 +15,9 @@ const (
 	StateCanceling   RunState = "CANCELING"
 	StateCanceled    RunState = "CANCELED"
 	StatePaused      RunState = "PAUSED"
+	// StateCached is a task state of the task API (KFP PR #13986): the
+	// task's outputs came from the cache.
+	StateCached RunState = "CACHED"
 )
 
 // normalize maps KFP's explicit "unspecified" enum value to the empty state.
@@ -29,14 +32,16 @@ func normalize(s string) RunState {
 // PAUSED is not terminal: a paused run can be resumed.
 func (s RunState) IsTerminal() bool {
 	switch s {
-	case StateSucceeded, StateSkipped, StateFailed, StateCanceled:
+	case StateSucceeded, StateSkipped, StateFailed, StateCanceled, StateCached:
 		return true
 	}
 	return false
 }
 
 // IsSuccess reports whether the state counts as a success for a CI job.
-func (s RunState) IsSuccess() bool { return s == StateSucceeded || s == StateSkipped }
+func (s RunState) IsSuccess() bool {
+	return s == StateSucceeded || s == StateSkipped || s == StateCached
+}
 
 // String returns the state, or "UNSPECIFIED" for the empty state.
 func (s RunState) String() string {

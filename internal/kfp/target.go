@@ -41,7 +41,6 @@ type Task struct {
 	State   RunState
 	Start   time.Time
 	End     time.Time
-	PodName string // the Argo node id of the task's executor pod, if known
 	Message string
 }
 

@@ -2,23 +2,40 @@ package kfp
 
 import "time"
 
-// Tasks picks the IR tasks named in names out of a run's task details, in
-// the order of names. At KFP 2.0.x task details are Argo nodes: drivers,
-// "executor" pods, DAGs and loop iterations, in no stable order, and several
-// nodes can carry one task's name (a task in a loop, a sub-DAG). Nodes that
-// share a name are merged: the worst state wins, the earliest start and the
-// latest end are kept. A loop task's node is named "<task>-iterations" at
-// 2.0.x. A task with no node yet is reported with no state (not started).
+// Tasks picks the IR tasks named in names (the root DAG's) out of a run's
+// nodes, in the order of names. When the nodes form a tree (see Failed),
+// only the root DAG's own tasks count: a task of the same name inside a
+// loop or sub-pipeline is not mixed in. A loop's iterations, or a task's
+// entries on several attempts, merge: the worst state wins, the earliest
+// start and the latest end are kept. A task whose driver failed before the
+// task was made is FAILED. A task with no node yet is reported with no
+// state (not started). Without a tree, nodes are matched by display name
+// anywhere (KFP 2.0.x names a loop's node "<task>-iterations").
 func (r Run) Tasks(names []string) []Task {
-	byName := make(map[string][]Task, len(r.Nodes))
-	for _, n := range r.Nodes {
-		byName[n.Name] = append(byName[n.Name], n)
+	byName := map[string][]Task{}
+	if root := r.tree(); root != nil {
+		for name, ns := range root.top() {
+			for _, n := range ns {
+				byName[name] = append(byName[name], Task{Name: n.display, State: n.state, Start: n.start, End: n.end, Message: n.message})
+			}
+		}
+	} else {
+		for _, n := range r.Nodes {
+			byName[n.Name] = append(byName[n.Name], Task{Name: n.Name, State: n.State, Start: n.Start, End: n.End, Message: n.Message})
+		}
 	}
 	out := make([]Task, 0, len(names))
 	for _, name := range names {
 		nodes := byName[name]
 		if len(nodes) == 0 {
 			nodes = byName[name+"-iterations"]
+		}
+		if len(nodes) == 0 {
+			for _, d := range byName[name+"\x00driver"] {
+				if d.State == StateFailed {
+					nodes = append(nodes, d)
+				}
+			}
 		}
 		t := Task{Name: name}
 		for i, n := range nodes {
@@ -30,9 +47,6 @@ func (r Run) Tasks(names []string) []Task {
 			}
 			if n.End.After(t.End) {
 				t.End = n.End
-			}
-			if t.PodName == "" {
-				t.PodName = n.PodName
 			}
 			if t.Message == "" {
 				t.Message = n.Message
@@ -62,7 +76,7 @@ func severity(s RunState) int {
 		return 3
 	case StatePending:
 		return 2
-	case StateSucceeded:
+	case StateSucceeded, StateCached:
 		return 1
 	}
 	return 0 // unspecified, skipped

@@ -11,6 +11,7 @@
 package plan
 
 import (
+	"strings"
 	"time"
 
 	"github.com/kf-run/kf-run/internal/auth"
@@ -146,9 +147,33 @@ type Outcome struct {
 	// Interrupted is set when kf-run was interrupted before the run ended,
 	// whether or not terminating it worked.
 	Interrupted bool
-	// Logs holds the tail of the pod log for each failed task, by task name.
-	Logs map[string][]string
+	// Failures are the failed steps triage found at any depth (capped),
+	// in the pipeline's order; MoreFailures counts the ones left out.
+	Failures     []Failure
+	MoreFailures int
 }
+
+// Failure is a failed step of a run: a task inside loops, conditions,
+// exit handlers or sub-pipelines, with the tail of its own log.
+type Failure struct {
+	// Path leads from the root DAG to the task ("for-loop-2[0]",
+	// "for-loop-4[1]", "train"); Path[0] is the root DAG's task.
+	Path []string
+	// Items are the loop items of the iterations on the path, where the
+	// spec or the parameters say them: "for-loop-2[0] = {...}".
+	Items   []string
+	Message string
+	// Driver is set when the task's KFP driver failed, before its
+	// container ran: the log is the driver's.
+	Driver bool
+	Log    []string // the log's last lines
+	// LogSource says which path gave the log; NoLog why none did.
+	LogSource string
+	NoLog     string
+}
+
+// PathString joins the path with " › ".
+func (f Failure) PathString() string { return strings.Join(f.Path, " › ") }
 
 // Duration is the run's wall time as far as it is known.
 func (o *Outcome) Duration() time.Duration {

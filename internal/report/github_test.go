@@ -234,7 +234,7 @@ func TestPublishComment(t *testing.T) {
 				for range 20000 {
 					log = append(log, "日本語のログ "+strings.Repeat("😀", 10))
 				}
-				p.Pipelines[0].Outcome.Logs["train"] = log
+				p.Pipelines[0].Outcome.Failures[0].Log = log
 			},
 			want: append(list, "POST /repos/acme/ml/issues/5/comments"),
 		},

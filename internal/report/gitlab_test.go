@@ -267,7 +267,7 @@ func TestPublishGitLabNote(t *testing.T) {
 				for range 30000 { // about 1.8 MB of log
 					log = append(log, "日本語のログ "+strings.Repeat("😀", 10))
 				}
-				p.Pipelines[0].Outcome.Logs["train"] = log
+				p.Pipelines[0].Outcome.Failures[0].Log = log
 			},
 			want: append(list, "POST "+glNotes),
 		},

@@ -366,6 +366,18 @@ func (r *renderer) tasks(b *strings.Builder, v view) {
 			msg = cell(r.text(t.Message), maxMessage)
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", code(r.text(row.name), 100), state, dur, msg)
+		// A failure of the root task itself is this row.
+		r.failureRows(b, func(f plan.Failure) bool { return f.Path[0] == row.name && len(f.Path) > 1 })
+	}
+	if header {
+		names := map[string]bool{}
+		for _, row := range r.rows {
+			names[row.name] = true
+		}
+		r.failureRows(b, func(f plan.Failure) bool { return !names[f.Path[0]] })
+		if o := r.pl.Outcome; o != nil && o.MoreFailures > 0 {
+			fmt.Fprintf(b, "| ↳ %d more failed steps | | | |\n", o.MoreFailures)
+		}
 	}
 	if hidden > 0 {
 		url := ""
@@ -383,43 +395,62 @@ func (r *renderer) tasks(b *strings.Builder, v view) {
 	b.WriteString("\n")
 }
 
-func (r *renderer) logs(b *strings.Builder, lines int) {
+// failureRows writes the failed steps (at any depth) that match as rows
+// under their root task: their path, and the message.
+func (r *renderer) failureRows(b *strings.Builder, match func(plan.Failure) bool) {
 	o := r.pl.Outcome
-	if o == nil || len(o.Logs) == 0 {
+	if o == nil {
 		return
 	}
-	// Spec order first, then any other task with a log, by name.
-	var names []string
-	seen := map[string]bool{}
-	for _, row := range r.rows {
-		if _, ok := o.Logs[row.name]; ok && !seen[row.name] {
-			names = append(names, row.name)
-			seen[row.name] = true
+	for _, f := range o.Failures {
+		if len(f.Path) == 0 || !match(f) {
+			continue
 		}
-	}
-	for _, n := range slices.Sorted(maps.Keys(o.Logs)) {
-		if !seen[n] {
-			names = append(names, n)
+		what := r.text(f.PathString())
+		if f.Driver {
+			what += " (driver)"
 		}
+		msg := f.Message
+		if len(f.Items) > 0 {
+			msg = strings.TrimSpace(strings.Join(f.Items, ", ") + " " + msg)
+		}
+		fmt.Fprintf(b, "| ↳ %s | %s FAILED | | %s |\n", code(what, 200), stateEmoji(kfp.StateFailed), cell(r.text(msg), maxMessage))
 	}
-	for _, name := range names {
-		tail := o.Logs[name]
+}
+
+func (r *renderer) logs(b *strings.Builder, lines int) {
+	o := r.pl.Outcome
+	if o == nil || len(o.Failures) == 0 {
+		return
+	}
+	for _, f := range o.Failures {
+		name := f.PathString()
+		if f.Driver {
+			name += " (driver)"
+		}
+		tail := f.Log
 		if len(tail) == 0 {
+			if f.NoLog != "" {
+				fmt.Fprintf(b, "No log of %s: %s\n\n", code(r.text(name), 200), cell(r.text(f.NoLog), maxMessage*2))
+			}
 			continue
 		}
 		note := ""
+		if f.LogSource != "" {
+			note = ", from " + r.text(f.LogSource)
+		}
 		if lines > 0 && len(tail) > lines {
 			tail = tail[len(tail)-lines:]
-			note = fmt.Sprintf(", last %d lines", lines)
+			note += fmt.Sprintf(", last %d lines", lines)
 		}
 		clean := make([]string, len(tail))
 		for i, l := range tail {
 			clean[i] = cut(console.StripControl(strings.TrimRight(r.text(l), "\r\n")), maxLogLine)
 		}
 		body := strings.Join(clean, "\n")
-		f := fence(body)
+		fc := fence(body)
 		fmt.Fprintf(b, "<details><summary>Log of %s%s</summary>\n\n%stext\n%s\n%s\n\n</details>\n\n",
-			code(r.text(name), 100), note, f, body, f)
+			code(r.text(name), 200), cell(note, 300), fc, body, fc)
 	}
 }
 

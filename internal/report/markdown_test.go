@@ -94,12 +94,20 @@ func failedRun() (*plan.Plan, *plan.Pipeline) {
 			task("train", kfp.StateFailed, 15*time.Second, 2*time.Minute, "OOMKilled: exit code 137 (token "+secret+")"),
 			task("evaluate", kfp.StateSkipped, 0, 0, ""),
 		},
-		Logs: map[string][]string{"train": {
-			"epoch 1 loss=0.3",
-			"using token " + secret,
-			"```",
-			"\x1b[31mKilled\x1b[0m",
+		Failures: []plan.Failure{{
+			Path: []string{"train"}, Message: "OOMKilled: exit code 137",
+			LogSource: "KFP UI pod log (pod train-x-system-container-impl-1)",
+			Log: []string{
+				"epoch 1 loss=0.3",
+				"using token " + secret,
+				"```",
+				"\x1b[31mKilled\x1b[0m",
+			},
+		}, {
+			Path: []string{"train", "for-loop-2[1]", "shard"}, Items: []string{`for-loop-2[1] = {"rows":"10"}`},
+			NoLog: "API server node log: HTTP 404 Not Found; UI pod log: x: HTTP 500 pod not found",
 		}},
+		MoreFailures: 3,
 	}
 	pl.Err = errors.New(`run "train" FAILED`)
 	return p, pl
@@ -168,7 +176,8 @@ func hostile() (*plan.Plan, *plan.Pipeline) {
 	pl.Parameters = map[string]any{"p|<i>": "v`|</td>", "token": secret}
 	pl.Outcome = &plan.Outcome{
 		State: kfp.StateFailed, Started: t0, Finished: at(time.Minute), Tasks: tasks,
-		Logs: map[string][]string{"```": {"````", "</details><script>x</script>", "::add-mask::x"}},
+		Failures: []plan.Failure{{Path: []string{"```", "a|b<i>"}, Message: "<img src=x>", LogSource: "pod `x`|<b>",
+			Log: []string{"````", "</details><script>x</script>", "::add-mask::x"}}},
 	}
 	pl.Submission.RunURL = "https://kfp.example.com/#/runs/details/run-42)<script>"
 	pl.Submission.ExperimentName = "ci`<b>"
@@ -256,7 +265,7 @@ func TestMarkdownBudget(t *testing.T) {
 		for range 500 {
 			log = append(log, strings.Repeat("log line ", 10))
 		}
-		pl.Outcome.Logs = map[string][]string{"train": log}
+		pl.Outcome.Failures = []plan.Failure{{Path: []string{"train"}, Log: log}}
 		return p, pl
 	}
 	p, pl := big()
@@ -317,7 +326,7 @@ func TestSummaryBudget(t *testing.T) {
 		if i == 1 {
 			log = log[:10] // a small one keeps everything
 		}
-		pl.Outcome.Logs = map[string][]string{"train": log}
+		pl.Outcome.Failures[0].Log = log
 		p.Pipelines = append(p.Pipelines, pl)
 	}
 	got := Summary(p)
@@ -326,7 +335,7 @@ func TestSummaryBudget(t *testing.T) {
 	}
 	_, small := failedRun()
 	small.Name = "p001"
-	small.Outcome.Logs = map[string][]string{"train": p.Pipelines[1].Outcome.Logs["train"]}
+	small.Outcome.Failures[0].Log = p.Pipelines[1].Outcome.Failures[0].Log
 	if want := Markdown(p, small, 0); !strings.Contains(got, want) {
 		t.Error("small pipeline was shrunk")
 	}

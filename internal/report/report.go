@@ -85,10 +85,22 @@ func Console(c *console.Console, p *plan.Plan) {
 			c.Printf("%s", strings.TrimRight(fmt.Sprintf("  %-*s  %-11s %-7s %s", width, row.name, state, dur, cut(msg, maxMessage)), " "))
 		}
 		if o := pl.Outcome; o != nil {
-			for _, row := range r.rows {
-				if tail := o.Logs[row.name]; len(tail) > 0 {
-					c.Untrusted(fmt.Sprintf("%s: log of task %s", pl.Name, row.name), tail)
+			for _, f := range o.Failures {
+				name := f.PathString()
+				if f.Driver {
+					name += " (driver)"
 				}
+				msg := strings.Join(strings.Fields(strings.Join(append(append([]string(nil), f.Items...), f.Message), " ")), " ")
+				c.Printf("%s", strings.TrimRight(fmt.Sprintf("  failed: %s  %s", name, cut(msg, maxMessage)), " "))
+				switch {
+				case len(f.Log) > 0:
+					c.Untrusted(fmt.Sprintf("%s: log of %s (from %s)", pl.Name, name, f.LogSource), f.Log)
+				case f.NoLog != "":
+					c.Printf("  no log of %s: %s", name, f.NoLog)
+				}
+			}
+			if o.MoreFailures > 0 {
+				c.Printf("  %d more failed steps: see the run", o.MoreFailures)
 			}
 		}
 		if failed(p, pl) {
@@ -130,17 +142,30 @@ func annotation(p *plan.Plan, pl *plan.Pipeline, r *renderer) string {
 	const maxTasks = 3
 	var b strings.Builder
 	b.WriteString("pipeline " + pl.Name + ": " + status(p, pl))
-	n := 0
-	for _, row := range r.rows {
-		if t := row.task; t != nil && t.State == kfp.StateFailed {
-			if n++; n > maxTasks {
-				b.WriteString("; more failed tasks")
-				break
+	// The failed steps at any depth name what failed; the root tasks only
+	// when triage found none.
+	type failedStep struct{ name, msg string }
+	var steps []failedStep
+	if o := pl.Outcome; o != nil {
+		for _, f := range o.Failures {
+			steps = append(steps, failedStep{f.PathString(), f.Message})
+		}
+	}
+	if len(steps) == 0 {
+		for _, row := range r.rows {
+			if t := row.task; t != nil && t.State == kfp.StateFailed {
+				steps = append(steps, failedStep{row.name, t.Message})
 			}
-			b.WriteString("; task " + row.name + " FAILED")
-			if m := strings.Join(strings.Fields(t.Message), " "); m != "" {
-				b.WriteString(": " + cut(m, maxMessage))
-			}
+		}
+	}
+	for n, s := range steps {
+		if n == maxTasks {
+			b.WriteString("; more failed tasks")
+			break
+		}
+		b.WriteString("; task " + s.name + " FAILED")
+		if m := strings.Join(strings.Fields(s.msg), " "); m != "" {
+			b.WriteString(": " + cut(m, maxMessage))
 		}
 	}
 	if pl.Err != nil {

@@ -8,10 +8,12 @@ package wait
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kf-run/kf-run/internal/kfp"
@@ -21,7 +23,7 @@ import (
 // API is the part of the KFP client wait uses.
 type API interface {
 	GetRun(ctx context.Context, id string) (kfp.Run, error)
-	PodLog(ctx context.Context, pod string, limit int64) (string, error)
+	StepLog(ctx context.Context, run kfp.Run, s kfp.Step, minor int, limit int64) (kfp.StepLog, error)
 }
 
 // Event is a change worth a line in the log.
@@ -61,6 +63,12 @@ type Options struct {
 	// LogLines is how many trailing log lines of a failed task are kept
 	// (default 40).
 	LogLines int
+	// MaxFailures caps how many failed steps get their log fetched
+	// (default 10); the rest are counted.
+	MaxFailures int
+	// KFPMinor is the server's KFP 2.x minor version, -1 if unknown: it
+	// orders the pod names tried for logs. Zero means 2.0.
+	KFPMinor int
 	// Now and After are the clock (default time.Now and time.After).
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
@@ -85,6 +93,9 @@ func (o *Options) defaults() {
 	}
 	if o.LogLines <= 0 {
 		o.LogLines = 40
+	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 10
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -169,7 +180,7 @@ func ForRun(ctx context.Context, api API, p *plan.Pipeline, o Options) (*plan.Ou
 					out.Finished = now
 				}
 				if !run.State.IsSuccess() {
-					out.Logs = triage(ctx, api, tasks, o.LogLines)
+					out.Failures, out.MoreFailures = triage(ctx, api, p, run, tasks, o)
 				}
 				return out, nil
 			}
@@ -217,39 +228,71 @@ func taskNames(p *plan.Pipeline) []string {
 	return names
 }
 
-// triage fetches the tail of each failed task's pod log. A log that cannot
-// be had is reported in its place; triage never fails the wait.
-func triage(ctx context.Context, api API, tasks []kfp.Task, lines int) map[string][]string {
-	logs := map[string][]string{}
-	for _, t := range tasks {
-		if t.State != kfp.StateFailed || t.PodName == "" {
-			continue
+// triage finds the failed steps at any depth and fetches the tail of each
+// one's log, a few at a time. A log that cannot be had is reported with
+// the reason; triage never fails the wait. When the server's nodes cannot
+// be put in a tree, the failed root tasks are reported without logs.
+func triage(ctx context.Context, api API, p *plan.Pipeline, run kfp.Run, tasks []kfp.Task, o Options) ([]plan.Failure, int) {
+	steps := run.Failed()
+	if steps == nil {
+		var out []plan.Failure
+		for _, t := range tasks {
+			if t.State == kfp.StateFailed {
+				out = append(out, plan.Failure{Path: []string{t.Name}, Message: t.Message,
+					NoLog: "the server's task list does not show which step failed"})
+			}
 		}
-		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		text, err := podLog(ctx, api, t.PodName)
-		cancel()
-		if err != nil {
-			logs[t.Name] = []string{fmt.Sprintf("(no log: %v)", err)}
-			continue
-		}
-		logs[t.Name] = lastLines(text, lines)
+		return out, 0
 	}
-	return logs
+	more := 0
+	if len(steps) > o.MaxFailures {
+		more = len(steps) - o.MaxFailures
+		steps = steps[:o.MaxFailures]
+	}
+	out := make([]plan.Failure, len(steps))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		out[i] = plan.Failure{Path: s.Path, Message: s.Message, Driver: s.Driver, Items: loopItems(p, s)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			l, err := api.StepLog(ctx, run, s, o.KFPMinor, 64<<10)
+			if err != nil {
+				out[i].NoLog = err.Error()
+				return
+			}
+			out[i].Log, out[i].LogSource = lastLines(l.Text, o.LogLines), l.Source
+		}()
+	}
+	wg.Wait()
+	return out, more
 }
 
-// podLog tries the pod name as KFP 2.0/2.1 name pods (the Argo node id),
-// then as KFP ≥2.2 does (<workflow>-system-container-impl-<hash>).
-func podLog(ctx context.Context, api API, nodeID string) (string, error) {
-	text, err := api.PodLog(ctx, nodeID, 64<<10)
-	if err == nil {
-		return text, nil
-	}
-	if i := strings.LastIndex(nodeID, "-"); i > 0 {
-		if t2, err2 := api.PodLog(ctx, nodeID[:i]+"-system-container-impl-"+nodeID[i+1:], 64<<10); err2 == nil {
-			return t2, nil
+// loopItems says the item of each loop iteration on the step's path, where
+// the spec knows it.
+func loopItems(p *plan.Pipeline, s kfp.Step) []string {
+	var out []string
+	for _, it := range s.Loops {
+		items, ok := p.Spec.LoopItems(it.Loop, p.Parameters)
+		if !ok || it.Index < 0 || it.Index >= len(items) {
+			continue
 		}
+		b, err := json.Marshal(items[it.Index])
+		if err != nil {
+			continue
+		}
+		v := string(b)
+		if len(v) > 80 {
+			v = v[:79] + "…"
+		}
+		out = append(out, fmt.Sprintf("%s[%d] = %s", it.Loop, it.Index, v))
 	}
-	return "", err
+	return out
 }
 
 func lastLines(s string, n int) []string {

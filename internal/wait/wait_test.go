@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/kf-run/kf-run/internal/kfp"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
@@ -76,17 +78,17 @@ func (f *fakeAPI) GetRun(_ context.Context, id string) (kfp.Run, error) {
 	return f.script[i]()
 }
 
-func (f *fakeAPI) PodLog(_ context.Context, pod string, _ int64) (string, error) {
+func (f *fakeAPI) StepLog(_ context.Context, r kfp.Run, s kfp.Step, _ int, _ int64) (kfp.StepLog, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.logReq = append(f.logReq, pod)
-	if l, ok := f.logs[pod]; ok {
-		return l, nil
+	f.logReq = append(f.logReq, s.PathString())
+	if l, ok := f.logs[s.Pod.NodeName]; ok {
+		return kfp.StepLog{Text: l, Source: "fake"}, nil
 	}
-	return "", &kfp.APIError{Op: "PodLog", HTTPStatus: 500, Message: "Could not get main container logs"}
+	return kfp.StepLog{}, &kfp.LogError{Tried: []string{"UI pod log: HTTP 500 Could not get main container logs"}}
 }
 
-func run(state kfp.RunState, nodes ...kfp.Task) func() (kfp.Run, error) {
+func run(state kfp.RunState, nodes ...kfp.Node) func() (kfp.Run, error) {
 	return func() (kfp.Run, error) {
 		r := kfp.Run{ID: "run-1", State: state, Created: t0, Nodes: nodes}
 		if state.IsTerminal() {
@@ -100,8 +102,34 @@ func fail(err error) func() (kfp.Run, error) {
 	return func() (kfp.Run, error) { return kfp.Run{}, err }
 }
 
-func node(name string, s kfp.RunState, start, end int) kfp.Task {
-	t := kfp.Task{Name: name, State: s, PodName: "wf-" + name}
+// argoID is Argo's node ID: the workflow's name and the FNV-32a hash of
+// the node's name.
+func argoID(name string) string {
+	if name == "wf" {
+		return name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("wf-%d", h.Sum32())
+}
+
+// argoRun is workflow wf's task_details as KFP reports them: the workflow,
+// its root DAG, and per task a driver, the task's DAG and its executor pod.
+func argoRun(state kfp.RunState, tasks ...kfp.Node) func() (kfp.Run, error) {
+	nodes := []kfp.Node{{Name: "wf", State: state, Children: []string{argoID("wf.root")}}}
+	root := kfp.Node{Name: "root", State: state}
+	for _, t := range tasks {
+		dag := "wf.root." + t.Name
+		root.Children = append(root.Children, argoID(dag+"-driver"), argoID(dag))
+		t.Children = []string{argoID(dag + ".executor")}
+		nodes = append(nodes, kfp.Node{Name: t.Name + "-driver", State: kfp.StateSucceeded}, t,
+			kfp.Node{Name: "executor", State: t.State, Start: t.Start, End: t.End})
+	}
+	return run(state, append(nodes, root)...)
+}
+
+func node(name string, s kfp.RunState, start, end int) kfp.Node {
+	t := kfp.Node{Name: name, State: s, Iteration: -1}
 	if start >= 0 {
 		t.Start = t0.Add(time.Duration(start) * time.Second)
 	}
@@ -131,7 +159,7 @@ func TestForRun(t *testing.T) {
 		wantErr   error
 		wantState kfp.RunState
 		wantLines []string
-		wantLogs  map[string][]string
+		wantFails []plan.Failure
 		timedOut  bool
 	}{
 		{
@@ -159,28 +187,35 @@ func TestForRun(t *testing.T) {
 		{
 			name: "failure fetches the failed task's log tail",
 			script: []func() (kfp.Run, error){
-				run(kfp.StateRunning, node("prep", kfp.StateRunning, 0, -1)),
-				run(kfp.StateFailed, node("prep", kfp.StateFailed, 0, 5), node("fit", kfp.StateUnspecified, -1, -1)),
+				argoRun(kfp.StateRunning, node("prep", kfp.StateRunning, 0, -1)),
+				argoRun(kfp.StateFailed, node("prep", kfp.StateFailed, 0, 5)),
 			},
-			// KFP ≥2.2 pod names: the node id is not the pod name.
-			logs:      map[string]string{"wf-system-container-impl-prep": strings.Repeat("noise\n", 50) + "Traceback\nValueError: bad data\n"},
+			logs:      map[string]string{"wf.root.prep.executor": strings.Repeat("noise\n", 50) + "Traceback\nValueError: bad data\n"},
 			wantState: kfp.StateFailed,
 			wantLines: []string{"train: task prep RUNNING", "train: run RUNNING", "train: task prep FAILED (5s)", "train: run FAILED"},
-			wantLogs:  map[string][]string{"prep": append(strings.Split(strings.Repeat("noise\n", 38), "\n")[:38], "Traceback", "ValueError: bad data")},
+			wantFails: []plan.Failure{{Path: []string{"prep"}, LogSource: "fake",
+				Log: append(strings.Split(strings.Repeat("noise\n", 38), "\n")[:38], "Traceback", "ValueError: bad data")}},
 		},
 		{
 			name:      "a log that cannot be had is said so",
+			script:    []func() (kfp.Run, error){argoRun(kfp.StateFailed, node("fit", kfp.StateFailed, 0, 5))},
+			wantState: kfp.StateFailed,
+			wantLines: []string{"train: task fit FAILED (5s)", "train: run FAILED"},
+			wantFails: []plan.Failure{{Path: []string{"fit"}, NoLog: "UI pod log: HTTP 500 Could not get main container logs"}},
+		},
+		{
+			name:      "without a tree, the failed root tasks are named",
 			script:    []func() (kfp.Run, error){run(kfp.StateFailed, node("fit", kfp.StateFailed, 0, 5))},
 			wantState: kfp.StateFailed,
 			wantLines: []string{"train: task fit FAILED (5s)", "train: run FAILED"},
-			wantLogs:  map[string][]string{"fit": {"(no log: PodLog: HTTP 500: Could not get main container logs)"}},
+			wantFails: []plan.Failure{{Path: []string{"fit"}, NoLog: "the server's task list does not show which step failed"}},
 		},
 		{
 			name:      "canceled is final",
 			script:    []func() (kfp.Run, error){run(kfp.StateCanceled)},
 			wantState: kfp.StateCanceled,
 			wantLines: []string{"train: run CANCELED"},
-			wantLogs:  map[string][]string{},
+			wantFails: []plan.Failure{},
 		},
 		{
 			name:      "timeout",
@@ -239,9 +274,9 @@ func TestForRun(t *testing.T) {
 			if diff := cmp.Diff(tt.wantLines, lines); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
-			if tt.wantLogs != nil {
-				if diff := cmp.Diff(tt.wantLogs, out.Logs); diff != "" {
-					t.Errorf("logs (-want +got):\n%s", diff)
+			if tt.wantFails != nil {
+				if diff := cmp.Diff(tt.wantFails, out.Failures, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("failures (-want +got):\n%s", diff)
 				}
 			}
 		})
@@ -315,4 +350,6 @@ func (hungAPI) GetRun(ctx context.Context, _ string) (kfp.Run, error) {
 	return kfp.Run{}, &kfp.APIError{Op: "GetRun", Err: ctx.Err()}
 }
 
-func (hungAPI) PodLog(context.Context, string, int64) (string, error) { return "", nil }
+func (hungAPI) StepLog(context.Context, kfp.Run, kfp.Step, int, int64) (kfp.StepLog, error) {
+	return kfp.StepLog{}, nil
+}

@@ -1,0 +1,162 @@
+package kfp
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// GetRun reads a run with its tasks. It asks for view=FULL, which the task
+// API of KFP PR #13986 needs to return Run.tasks (older servers ignore the
+// parameter), and decodes both task shapes itself: KFP 2.0.5's generated
+// models know neither Run.tasks nor typed pods.
+func (c *Client) GetRun(ctx context.Context, id string) (Run, error) {
+	var r runJSON
+	if err := c.getJSON(ctx, "GetRun", "/apis/v2beta1/runs/"+url.PathEscape(id), url.Values{"view": {"FULL"}}, &r); err != nil {
+		return Run{}, err
+	}
+	return r.run(), nil
+}
+
+// getJSON GETs path (below the API base) through the retrying client and
+// decodes a 200 JSON answer into out; anything else is an *APIError.
+func (c *Client) getJSON(ctx context.Context, op, path string, q url.Values, out any) error {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawPath = ""
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return &APIError{Op: op, Err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return withHint(&APIError{Op: op, Err: err}, c.hint)
+	}
+	defer res.Body.Close()
+	ct := res.Header.Get("Content-Type")
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "application/json") {
+		return withHint(newAPIError(op, res.StatusCode, ct, res.Header.Get("Location"), res.Body), c.hint)
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return withHint(&APIError{Op: op, Err: err}, c.hint)
+	}
+	return nil
+}
+
+// runJSON is a v2beta1 Run as the server sends it, with both task shapes.
+type runJSON struct {
+	RunID       string     `json:"run_id"`
+	DisplayName string     `json:"display_name"`
+	Description string     `json:"description"`
+	State       string     `json:"state"`
+	CreatedAt   string     `json:"created_at"`
+	FinishedAt  string     `json:"finished_at"`
+	Error       *errorJSON `json:"error"`
+	RunDetails  *struct {
+		TaskDetails []taskJSON `json:"task_details"`
+	} `json:"run_details"`
+	Tasks []taskJSON `json:"tasks"`
+}
+
+type errorJSON struct {
+	Message string `json:"message"`
+}
+
+// taskJSON is a PipelineTaskDetail of either shape. protojson omits enum
+// zero values: a task without a type is ROOT, a pod without a type is the
+// DRIVER. It writes int64 values as strings.
+type taskJSON struct {
+	TaskID       string     `json:"task_id"`
+	ParentTaskID string     `json:"parent_task_id"`
+	Name         string     `json:"name"`
+	DisplayName  string     `json:"display_name"`
+	State        string     `json:"state"`
+	Status       string     `json:"status"` // the task API's TaskState
+	StartTime    string     `json:"start_time"`
+	EndTime      string     `json:"end_time"`
+	Error        *errorJSON `json:"error"`
+	Type         string     `json:"type"`
+	Attributes   *struct {
+		IterationIndex *json.Number `json:"iteration_index"`
+	} `json:"type_attributes"`
+	ChildTasks []struct {
+		TaskID  string `json:"task_id"`
+		PodName string `json:"pod_name"`
+	} `json:"child_tasks"`
+	Pods []struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"pods"`
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Unix() <= 0 {
+		return time.Time{} // unset: KFP sends 0001-01-01 or 1970-01-01
+	}
+	return t
+}
+
+func (r runJSON) run() Run {
+	run := Run{
+		ID: r.RunID, Name: r.DisplayName, Description: r.Description,
+		State:    normalize(r.State),
+		Created:  parseTime(r.CreatedAt),
+		Finished: parseTime(r.FinishedAt),
+	}
+	if r.Error != nil {
+		run.Error = r.Error.Message
+	}
+	tasks, api := r.Tasks, len(r.Tasks) > 0
+	if !api && r.RunDetails != nil {
+		tasks = r.RunDetails.TaskDetails
+		for _, t := range tasks {
+			// The task API's shape, in its draft inside run_details.
+			api = api || len(t.Pods) > 0 || t.Type != "" || t.ParentTaskID != ""
+		}
+	}
+	for _, t := range tasks {
+		run.Nodes = append(run.Nodes, t.node(api))
+	}
+	return run
+}
+
+// node converts t; api says whether the run's tasks have the task API's
+// shape. In task_details (KFP ≤ 2.17) children are Argo node IDs, and
+// task IDs are the task store's, unrelated to them: they are dropped.
+func (t taskJSON) node(api bool) Node {
+	n := Node{
+		ID: t.TaskID, ParentID: t.ParentTaskID,
+		Name: cmpOr(t.DisplayName, t.Name), TaskName: t.Name,
+		Type:      t.Type,
+		Iteration: -1,
+		State:     normalize(cmpOr(t.Status, t.State)),
+		Start:     parseTime(t.StartTime),
+		End:       parseTime(t.EndTime),
+	}
+	if t.Error != nil {
+		n.Message = t.Error.Message
+	}
+	if t.Attributes != nil && t.Attributes.IterationIndex != nil {
+		if i, err := t.Attributes.IterationIndex.Int64(); err == nil {
+			n.Iteration = int(i)
+		}
+	}
+	if !api {
+		n.ID, n.TaskName = "", ""
+		for _, c := range t.ChildTasks {
+			if c.PodName != "" {
+				n.Children = append(n.Children, c.PodName)
+			}
+		}
+	}
+	for _, p := range t.Pods {
+		n.Pods = append(n.Pods, Pod{Name: p.Name, Executor: p.Type == "EXECUTOR"})
+	}
+	return n
+}
