@@ -25,7 +25,7 @@ func TestLoopItems(t *testing.T) {
 		ok     bool
 	}{
 		{"for-loop-2", nil, []any{map[string]any{"rows": "1", "shard": "a"}, map[string]any{"rows": "10", "shard": "b"}, map[string]any{"rows": "5", "shard": "c"}}, true},
-		{"for-loop-4", nil, []any{"1", "2"}, true}, // nested, literal
+		{"for-loop-4", nil, []any{"1", "2"}, true},   // nested, literal
 		{"for-loop-5", nil, []any{"eu", "us"}, true}, // the parameter's default
 		{"for-loop-5", map[string]any{"regions": []any{"ap"}}, []any{"ap"}, true},
 		{"for-loop-9", nil, nil, false},
