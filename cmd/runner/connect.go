@@ -8,6 +8,7 @@ import (
 	"github.com/kf-run/kf-run/internal/console"
 	"github.com/kf-run/kf-run/internal/kfp"
 	"github.com/kf-run/kf-run/internal/plan"
+	"github.com/kf-run/kf-run/internal/podlog"
 )
 
 // connect resolves the plan's credentials into a KFP client. Credentials
@@ -39,6 +40,13 @@ func connect(p *plan.Plan, out *console.Console, e env) (*kfp.Client, *auth.Conn
 	o := e.kfpOptions
 	o.Transport = conn.Transport
 	o.Hint = conn.Hint(p.Target.Namespace)
+	if conn.Kube != nil && o.Pods == nil {
+		r, err := podlog.New(conn.Kube)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Pods = r
+	}
 	client, err := kfp.New(p.Target, o)
 	return client, conn, err
 }

@@ -12,6 +12,10 @@
 package auth
 
 import (
+	"net"
+
+	"k8s.io/client-go/rest"
+
 	"context"
 	"errors"
 	"fmt"
@@ -157,6 +161,10 @@ type Conn struct {
 	Identity string
 	// SessionCookies names the cookies of the last login (login mode).
 	SessionCookies func() []string
+	// Kube reaches the cluster's Kubernetes API, when kf-run can (a
+	// kubeconfig context, or in cluster): pod logs are read with it when
+	// KFP's log routes fail. Nil otherwise.
+	Kube *rest.Config
 }
 
 // Where the in-cluster tokens are: a projected token for KFP (Kubeflow's
@@ -238,6 +246,7 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 		rt = &bearer{next: base, token: f.get}
 		c.Describe = "bearer token read from " + path + from
 		if mode == ModeInCluster {
+			c.Kube = inClusterKube(o)
 			c.Describe = "the pod's service-account token " + path + " (in cluster, nothing else configured)"
 		}
 	case ModeLogin:
@@ -280,6 +289,24 @@ func Connect(host string, s Settings, o Options) (*Conn, error) {
 	}
 	c.Transport = rt
 	return c, nil
+}
+
+// inClusterKube is the pod's own way to its cluster's API server (as
+// client-go's rest.InClusterConfig, through o): the service-account token
+// and CA, nil when the pod has none.
+func inClusterKube(o Options) *rest.Config {
+	host, port := o.Getenv("KUBERNETES_SERVICE_HOST"), o.Getenv("KUBERNETES_SERVICE_PORT")
+	if host == "" || port == "" {
+		return nil
+	}
+	if _, err := o.ReadFile(ServiceAccountTokenPath); err != nil {
+		return nil
+	}
+	return &rest.Config{
+		Host:            "https://" + net.JoinHostPort(host, port),
+		BearerTokenFile: ServiceAccountTokenPath,
+		TLSClientConfig: rest.TLSClientConfig{CAFile: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"},
+	}
 }
 
 // inClusterToken is the pod's token for KFP. KF_PIPELINES_SA_TOKEN_PATH,

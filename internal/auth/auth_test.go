@@ -199,6 +199,17 @@ func TestInCluster(t *testing.T) {
 	if c.Host != auth.InClusterHost || !strings.Contains(c.Describe, auth.ServiceAccountTokenPath) {
 		t.Errorf("host %s, describe %q", c.Host, c.Describe)
 	}
+	if c.Kube != nil {
+		t.Errorf("Kubernetes API without KUBERNETES_SERVICE_HOST: %+v", c.Kube)
+	}
+	// The pod's way to its API server, for reading pod logs.
+	kenv := func(k string) string {
+		return map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}[k]
+	}
+	c, err = auth.Connect("", auth.Settings{InCluster: true}, auth.Options{ReadFile: read, Getenv: kenv})
+	if err != nil || c.Kube == nil || c.Kube.Host != "https://10.0.0.1:443" || c.Kube.BearerTokenFile != auth.ServiceAccountTokenPath {
+		t.Errorf("in-cluster Kubernetes API = %+v, %v", c.Kube, err)
+	}
 	files[auth.ProjectedTokenPath] = "projected"
 	c, _ = auth.Connect("http://kfp:8888", auth.Settings{InCluster: true}, auth.Options{ReadFile: read, Getenv: func(string) string { return "" }})
 	if c.Host != "http://kfp:8888" || !strings.Contains(c.Describe, auth.ProjectedTokenPath) {

@@ -82,5 +82,6 @@ func connectKube(host string, s Settings, o Options) (*Conn, error) {
 		Describe: fmt.Sprintf("kubeconfig context %q (user %q) through the API server %s to service %s/%s:%d",
 			ctxName, kctx.AuthInfo, api.Redacted(), k.Namespace, k.Service, k.Port),
 		Identity: kctx.AuthInfo,
+		Kube:     cfg,
 	}, nil
 }

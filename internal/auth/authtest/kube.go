@@ -80,6 +80,7 @@ type KubeAPI struct {
 	srv      *httptest.Server
 	prefix   string
 	upstream *url.URL
+	pods     *url.URL // where /api/v1/namespaces/NS/pods... go; nil: 404
 
 	mu    sync.Mutex
 	users []string // who each proxied request was authenticated as
@@ -107,6 +108,18 @@ func NewKubeAPI(upstream, service string) *KubeAPI {
 	return k
 }
 
+// ServePods forwards the pods API (/api/v1/namespaces/NS/pods...) to
+// upstream, a server that answers it (kfp-sandbox does, for its runs).
+func (k *KubeAPI) ServePods(upstream string) {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		panic(err)
+	}
+	k.mu.Lock()
+	k.pods = u
+	k.mu.Unlock()
+}
+
 // Close stops the server.
 func (k *KubeAPI) Close() { k.srv.Close() }
 
@@ -128,6 +141,22 @@ func (k *KubeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	if user == "" {
 		status(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized")
 		return
+	}
+	k.mu.Lock()
+	pods := k.pods
+	k.mu.Unlock()
+	if ns, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/"); ok && pods != nil && r.Method == http.MethodGet {
+		if _, res, _ := strings.Cut(ns, "/"); res == "pods" || strings.HasPrefix(res, "pods/") {
+			r.Header.Del("Authorization")
+			rp := &httputil.ReverseProxy{Rewrite: func(p *httputil.ProxyRequest) {
+				p.SetURL(pods)
+				p.Out.URL.Path = r.URL.Path
+				p.Out.URL.RawPath = ""
+				p.Out.Host = pods.Host
+			}}
+			rp.ServeHTTP(w, r)
+			return
+		}
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, k.prefix)
 	if !ok {
