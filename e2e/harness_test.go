@@ -55,6 +55,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer shared.stop()
+	defer byProfile.stopAll()
 	return m.Run()
 }
 

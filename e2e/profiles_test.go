@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// kfpProfiles are the KFP server versions the sandbox stands for
+// (kfp-sandbox --kfp-profile): KFP 2.0.5's own server code, plus a thin
+// layer for what 2.5 and 2.17 change on the wire, and "next", the task API
+// of KFP PR #13986.
+var kfpProfiles = []string{"2.0", "2.5", "2.17", "next"}
+
+// profileSandboxes are started once per profile (single-user) and shared.
+type profileSandboxes struct {
+	mu  sync.Mutex
+	sbs map[string]*sandbox
+	err map[string]error
+}
+
+var byProfile = &profileSandboxes{sbs: map[string]*sandbox{}, err: map[string]error{}}
+
+// forProfile returns the shared single-user sandbox of a KFP profile.
+func forProfile(t *testing.T, profile string) *sandbox {
+	t.Helper()
+	if profile == "2.0" {
+		return shared
+	}
+	byProfile.mu.Lock()
+	defer byProfile.mu.Unlock()
+	if s, ok := byProfile.sbs[profile]; ok {
+		return s
+	}
+	if err := byProfile.err[profile]; err != nil {
+		t.Fatal(err)
+	}
+	s, err := start(context.Background(), "--step-duration", "40ms", "--kfp-profile", profile)
+	if err != nil {
+		byProfile.err[profile] = err
+		t.Fatal(err)
+	}
+	byProfile.sbs[profile] = s
+	return s
+}
+
+func (p *profileSandboxes) stopAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.sbs {
+		s.stop()
+	}
+}
+
+func testdataPipeline(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "sandbox", "testdata", "pipelines", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A failure deep inside loops, a sub-pipeline, an exit handler or a
+// condition is named by its path, with its own log tail and the path the
+// log came by, in the job log and the summary, on every KFP version.
+func TestTriageNestedFailures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, file, task string
+		wantPath         string
+		wantItem         string
+	}{
+		{"loops", "loops.yaml", "print-text-2", "for-loop-2[2] › for-loop-4[1] › print-text-2", `for-loop-2[2] = {"rows":"5","shard":"c"}`},
+		{"sub-pipeline", "sub_pipeline.yaml", "normalize", "prepare › normalize", ""},
+		{"exit-handler", "exit_handler.yaml", "train", "exit-handler-1 › train", ""},
+		{"condition", "if_else.yaml", "say-2", "condition-branches-1 › condition-3 › say-2", ""},
+	}
+	for _, profile := range kfpProfiles {
+		for _, tc := range cases {
+			t.Run(profile+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				sb := forProfile(t, profile)
+				name := uniq(t, "triage")
+				logLine := "boom in " + tc.task + " " + profile
+				sb.call(t, "POST", "/_sandbox/scripts", map[string]any{"run_name": name, "tasks": map[string]any{
+					tc.task: map[string]any{"outcome": "fail", "message": "exit code 1", "log": []string{"starting " + tc.task, logLine}},
+					// if_else: the other branch's task does not run.
+					"say": map[string]any{"outcome": "skip"},
+				}}, nil)
+				dir := t.TempDir()
+				summary := filepath.Join(dir, "summary.md")
+				r := kfRun(context.Background(), t, dir, githubEnv(summary, filepath.Join(dir, "out")),
+					"run", "--spec", testdataPipeline(t, tc.file), "--host", sb.URL, "--run-name", name, "--experiment", "e2e-triage")
+				if r.code != 3 {
+					t.Fatalf("want exit 3 (run failed):\n%s", r)
+				}
+				sum, err := os.ReadFile(summary)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, want := range []string{"failed: " + tc.wantPath, logLine} {
+					if !strings.Contains(r.stdout, want) {
+						t.Errorf("job log lacks %q:\n%s", want, r)
+					}
+				}
+				if strings.Contains(r.stdout, "no log of") {
+					t.Errorf("a step's log could not be had:\n%s", r)
+				}
+				// Never a driver's log as the step's.
+				if strings.Contains(r.stdout, "I sandbox: system-") {
+					t.Errorf("a driver's log was shown:\n%s", r)
+				}
+				md := string(sum)
+				for _, want := range []string{strings.ReplaceAll(strings.ReplaceAll(tc.wantPath, "[", "&#91;"), "]", "&#93;"), logLine, ", from "} {
+					if !strings.Contains(md, want) {
+						t.Errorf("summary lacks %q:\n%s", want, md)
+					}
+				}
+				if tc.wantItem != "" && !strings.Contains(r.stdout, tc.wantItem) {
+					t.Errorf("job log lacks the loop item %q:\n%s", tc.wantItem, r)
+				}
+			})
+		}
+	}
+}
