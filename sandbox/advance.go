@@ -37,6 +37,8 @@ type runSim struct {
 	terminatedAt time.Time
 	lastReport   string // signature of the last status reported
 	done         bool   // a final phase was reported
+
+	deletedAt time.Time // when the workflow and its pods were deleted (GCRun); zero = they exist
 }
 
 func metaTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
@@ -105,6 +107,8 @@ func (s *Sandbox) afterLocked(req *http.Request) {
 	r.wf.Status = wfv1.WorkflowStatus{}
 	r.root, r.wfPhase, r.wfMessage, r.manual = nil, "", "", false
 	r.terminatedAt, r.lastReport, r.done = time.Time{}, "", false
+	// KFP's retry creates the workflow again.
+	r.deletedAt = time.Time{}
 	r.created = now.Add(-s.opts.StepDuration) // KFP already says RUNNING: start now
 }
 
@@ -161,7 +165,7 @@ func (s *Sandbox) tickLocked() {
 
 // startLocked builds the run's node tree and schedules it from t.
 func (s *Sandbox) startLocked(r *runSim, t time.Time) {
-	root, err := buildTree(r.wf)
+	root, err := s.buildTreeLocked(r)
 	if err != nil {
 		s.log.Error("sandbox: expand workflow", "run", r.runID, "err", err)
 		r.wfStart, r.wfPhase, r.wfMessage = t, wfv1.WorkflowError, err.Error()
@@ -353,7 +357,7 @@ func (s *Sandbox) AdvanceRun(runID string, a Advance) error {
 	}
 	now := s.clock.Now()
 	if r.root == nil || !r.manual {
-		root, err := buildTree(r.wf)
+		root, err := s.buildTreeLocked(r)
 		if err != nil {
 			return fmt.Errorf("advance run %q: %w", runID, err)
 		}

@@ -51,6 +51,7 @@ type simNode struct {
 	depends                     string
 	irTask                      string // executor/importer: the IR task it runs
 	image                       string // executor: the container image
+	retry                       bool   // executor: rendered as a Retry node with one pod child (podnames.go)
 	children                    []*simNode
 
 	// schedule: reached means Argo has created the node; zero end means
@@ -460,6 +461,10 @@ func nodesAt(root *simNode, wf *wfv1.Workflow, t time.Time) wfv1.Nodes {
 			if walk(c) {
 				s.Children = append(s.Children, c.id)
 			}
+		}
+		if n.retry {
+			child := splitRetry(&s, wf)
+			nodes[child.ID] = child
 		}
 		nodes[n.id] = s
 		return true
