@@ -25,11 +25,10 @@ func (s *Sandbox) handler() http.Handler {
 }
 
 func (s *Sandbox) serveKFP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	if p == "/k8s/pod/logs" || (s.opts.Prefix != "" && p == s.opts.Prefix+"/k8s/pod/logs") {
-		s.podLogs(w, r)
+	if s.serveProfileRoutes(w, r) {
 		return
 	}
+	p := r.URL.Path
 	if s.opts.Prefix != "" {
 		rest, ok := strings.CutPrefix(p, s.opts.Prefix)
 		if !ok || !strings.HasPrefix(rest, "/") {
@@ -262,51 +261,9 @@ func checkUploadYAML(r *http.Request) string {
 }
 
 // podLogs serves GET /k8s/pod/logs as KFP's UI server does: the raw main
-// container log of a task's pod, by pod name (the Argo node ID in KFP 2.0.x).
+// container log of a task's pod, by pod name, per profile (logs.go).
 func (s *Sandbox) podLogs(w http.ResponseWriter, r *http.Request) {
-	pod := r.URL.Query().Get("podname")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if pod == "" {
-		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, "podname argument is required")
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Watchdog)
-	defer cancel()
-	if !s.acquire(ctx, "pod logs") {
-		writeGatewayError(w, http.StatusInternalServerError, 13, "kfp-sandbox watchdog: the sandbox lock is held by "+s.lockHolder())
-		return
-	}
-	lines, ok := s.podLogLocked(pod)
-	s.release()
-	if !ok {
-		w.WriteHeader(http.StatusInternalServerError)
-		fmt.Fprintf(w, "Could not get main container logs: Error: Unable to retrieve workflow status: Error: pod %q not found.", pod)
-		return
-	}
-	for _, l := range lines {
-		io.WriteString(w, l+"\n")
-	}
-}
-
-func (s *Sandbox) podLogLocked(pod string) ([]string, bool) {
-	now := s.clock.Now()
-	for _, r := range s.runs {
-		if r.root == nil {
-			continue
-		}
-		n := r.root.find(pod)
-		if n == nil || n.typ != "Pod" || !n.reached || n.start.After(now) {
-			continue
-		}
-		switch n.kind {
-		case kindExecutor, kindImporter:
-			return n.log, true
-		default:
-			return []string{fmt.Sprintf("I sandbox: %s %s", n.template, n.display)}, true
-		}
-	}
-	return nil, false
+	s.podLogsUI(w, r)
 }
 
 // Workflow returns the Argo workflow KFP compiled for a run, with the status
@@ -359,6 +316,7 @@ func (s *Sandbox) control() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
+	m.HandleFunc("POST /_sandbox/runs/{id}/gc", s.gcControl)
 	m.HandleFunc("POST /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
 		var f Fault
 		if !decode(w, r, &f) {
