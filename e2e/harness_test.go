@@ -241,3 +241,27 @@ func example(t testing.TB, rel string) string {
 func uniq(t testing.TB, prefix string) string {
 	return fmt.Sprintf("%s-%s-%d", prefix, strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-"), time.Now().UnixNano()%1e6)
 }
+
+// awaitRun blocks until the run named name (query narrows the list, e.g.
+// "&namespace=team-a") is in one of states. It has no clock of its own:
+// only the test's end (go test -timeout) stops it, so a loaded machine
+// makes it slower, never flaky.
+func (s *sandbox) awaitRun(t *testing.T, name, query string, states ...string) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, r := range s.runsNamed(t, name, query) {
+			for _, st := range states {
+				if r.State == st {
+					return
+				}
+			}
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("run %q never reached %v", name, states)
+		case <-tick.C:
+		}
+	}
+}

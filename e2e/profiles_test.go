@@ -127,3 +127,114 @@ func TestTriageNestedFailures(t *testing.T) {
 		}
 	}
 }
+
+// What a CI job does, on every KFP profile, in multi-user mode behind the
+// /pipeline prefix as on Kubeflow: upload a pipeline version and reuse it
+// on a re-run, survive a parallel job uploading the same pipeline, triage
+// a failure with its log, refuse a user without access clearly, and
+// terminate a run on interrupt.
+func TestProfileLifecycle(t *testing.T) {
+	t.Parallel()
+	for _, profile := range kfpProfiles {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			s, err := start(context.Background(), "--step-duration", "40ms", "--multi-user", "--prefix", "/pipeline",
+				"--kfp-profile", profile, "--token", aliceTok+"="+alice, "--token", malTok+"=mallory@example.com",
+				"--allow", alice+"=team-a", "--allow", "e2e@example.com=*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.stop)
+			spec := example(t, "train/pipeline.yaml")
+			env := []string{"KF_RUN_TOKEN=" + aliceTok, "GITLAB_CI=true", "CI_COMMIT_SHA=0123456789abcdef0123456789abcdef01234567",
+				"CI_COMMIT_SHORT_SHA=01234567", "CI_PROJECT_PATH=acme/ml"}
+			config := func(dir, pipeline, run string) {
+				writeFile(t, filepath.Join(dir, "kf-run.yaml"), `kubeflow:
+  host: `+s.URL+`
+  namespace: team-a
+defaults:
+  experiment: e2e-`+profile+`
+pipelines:
+  - name: train
+    spec: `+spec+`
+    pipeline_name: `+pipeline+`
+    version: "v-{{ .Git.ShortSHA }}"
+    run_name: `+run+`
+    parameters: {dataset: gs://e2e/x.csv}
+`)
+			}
+
+			t.Run("upload and reuse", func(t *testing.T) {
+				dir, pipeline := t.TempDir(), uniq(t, "pl")
+				config(dir, pipeline, uniq(t, "reuse"))
+				for i, want := range []string{"(new)", "(reused)"} {
+					r := kfRun(context.Background(), t, dir, env, "run")
+					if r.code != 0 || !strings.Contains(r.stdout, "pipeline version: v-01234567 "+want) {
+						t.Fatalf("run %d: want exit 0 and version v-01234567 %s:\n%s", i+1, want, r)
+					}
+				}
+			})
+
+			t.Run("parallel uploads", func(t *testing.T) {
+				pipeline := uniq(t, "race")
+				var wg sync.WaitGroup
+				results := make([]result, 3)
+				for i := range results {
+					dir := t.TempDir()
+					config(dir, pipeline, uniq(t, "race"))
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						results[i] = kfRun(context.Background(), t, dir, env, "run")
+					}()
+				}
+				wg.Wait()
+				for i, r := range results {
+					if r.code != 0 {
+						t.Errorf("job %d: want exit 0 (a parallel upload is not an error):\n%s", i+1, r)
+					}
+				}
+			})
+
+			t.Run("triage", func(t *testing.T) {
+				dir, name := t.TempDir(), uniq(t, "fail")
+				s.call(t, "POST", "/_sandbox/scripts", map[string]any{"run_name": name, "tasks": map[string]any{
+					"train": map[string]any{"outcome": "fail", "log": []string{"MemoryError: " + profile}},
+				}}, nil)
+				r := kfRun(context.Background(), t, dir, env, "run", "--spec", spec, "--host", s.URL, "--namespace", "team-a",
+					"--run-name", name, "--param", "dataset=x", "--experiment", "e2e-"+profile)
+				if r.code != 3 || !strings.Contains(r.stdout, "failed: train") || !strings.Contains(r.stdout, "MemoryError: "+profile) {
+					t.Errorf("want exit 3 with train's log tail:\n%s", r)
+				}
+			})
+
+			t.Run("no access", func(t *testing.T) {
+				r := kfRun(context.Background(), t, t.TempDir(), []string{"KF_RUN_TOKEN=" + malTok}, "run", "--spec", spec, "--host", s.URL,
+					"--namespace", "team-a", "--param", "dataset=x")
+				if r.code != 1 || !strings.Contains(r.stdout+r.stderr, `user "mallory@example.com"`) {
+					t.Errorf("want exit 1 naming the user:\n%s", r)
+				}
+			})
+
+			t.Run("terminate", func(t *testing.T) {
+				name := uniq(t, "stop")
+				s.call(t, "POST", "/_sandbox/scripts", map[string]any{"run_name": name, "run": map[string]any{"outcome": "hang"}}, nil)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				cmdDone := make(chan result, 1)
+				go func() {
+					cmdDone <- kfRun(ctx, t, t.TempDir(), env, "run", "--spec", spec, "--host", s.URL, "--namespace", "team-a",
+						"--run-name", name, "--param", "dataset=x", "--experiment", "e2e-"+profile)
+				}()
+				s.awaitRun(t, name, "&namespace=team-a", "RUNNING")
+				cancel()
+				r := <-cmdDone
+				if r.code != 130 || !strings.Contains(r.stdout, "terminated at KFP") {
+					t.Fatalf("want exit 130, the run terminated:\n%s", r)
+				}
+				// Terminate ends FAILED on every version up to 2.17.
+				s.awaitRun(t, name, "&namespace=team-a", "FAILED", "CANCELED")
+			})
+		})
+	}
+}
