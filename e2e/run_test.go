@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 func exampleArgs(name string) []string {
@@ -82,7 +81,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatalf("want exit 4 (timed out):\n%s", r)
 	}
 	// The run nobody waits for any more is terminated at KFP.
-	waitState(t, name, "CANCELING", "FAILED", "CANCELED")
+	shared.awaitRun(t, name, "", "CANCELING", "FAILED", "CANCELED")
 }
 
 func TestInterruptTerminatesRun(t *testing.T) {
@@ -91,12 +90,14 @@ func TestInterruptTerminatesRun(t *testing.T) {
 	shared.call(t, "POST", "/_sandbox/scripts", map[string]any{"run_name": name, "run": map[string]any{"outcome": "hang"}}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		// Interrupt once the run is running, as GitHub does on cancel.
-		waitState(t, name, "RUNNING")
-		cancel()
-	}()
-	r := kfRun(ctx, t, t.TempDir(), nil, withSpec(exampleArgs(name), example(t, "train/pipeline.yaml"))...)
+	dir := t.TempDir()
+	done := make(chan result, 1)
+	go func() { done <- kfRun(ctx, t, dir, nil, withSpec(exampleArgs(name), example(t, "train/pipeline.yaml"))...) }()
+	// Interrupt once the run is running, as GitHub does on cancel. The
+	// test goroutine waits; kf-run runs beside it.
+	shared.awaitRun(t, name, "", "RUNNING")
+	cancel()
+	r := <-done
 	if r.code != 130 {
 		t.Fatalf("want exit 130 (interrupted):\n%s", r)
 	}
@@ -104,22 +105,7 @@ func TestInterruptTerminatesRun(t *testing.T) {
 		t.Errorf("output does not say the run was terminated:\n%s", r)
 	}
 	// KFP 2.0.5 goes CANCELING, then FAILED on Argo's final report.
-	waitState(t, name, "FAILED", "CANCELED")
-}
-
-func waitState(t *testing.T, name string, states ...string) {
-	t.Helper()
-	for range 400 {
-		for _, r := range shared.runsNamed(t, name, "") {
-			for _, s := range states {
-				if r.State == s {
-					return
-				}
-			}
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Errorf("run %q never reached %v", name, states)
+	shared.awaitRun(t, name, "", "FAILED", "CANCELED")
 }
 
 func TestBadConfigSubmitsNothing(t *testing.T) {

@@ -63,8 +63,8 @@ func TestStopFromStateFile(t *testing.T) {
 		t.Errorf("annotations report (%v):\n%s", err, b)
 	}
 
-	waitState(t, quick, "SUCCEEDED")
-	waitState(t, hanging, "RUNNING")
+	shared.awaitRun(t, quick, "", "SUCCEEDED")
+	shared.awaitRun(t, hanging, "", "RUNNING")
 	r := kfRun(context.Background(), t, dir, nil, "stop", "--host", shared.URL)
 	if r.code != 0 {
 		t.Fatalf("kf-run stop: want exit 0:\n%s", r)
@@ -78,7 +78,7 @@ func TestStopFromStateFile(t *testing.T) {
 		}
 	}
 	// KFP 2.0.5 goes CANCELING, then FAILED on Argo's final report.
-	waitState(t, hanging, "FAILED", "CANCELED")
+	shared.awaitRun(t, hanging, "", "FAILED", "CANCELED")
 	if _, err := os.Stat(filepath.Join(dir, ".kf-run", "runs.jsonl")); !os.IsNotExist(err) {
 		t.Errorf("the state file still lists runs after every run was stopped: %v", err)
 	}
