@@ -15,6 +15,7 @@ import (
 //     route, at the server root only. Behind Kubeflow the /pipeline gateway
 //     is the KFP UI server, which proxies only apis/v1beta1 and apis/v2beta1
 //     (frontend/server/app.ts), so under the prefix the answer is a 404.
+//   - profile next: GetRun and ListRuns (tasks_next.go).
 func (s *Sandbox) serveProfileRoutes(w http.ResponseWriter, r *http.Request) bool {
 	p := r.URL.Path
 	prefix := s.opts.Prefix
@@ -41,6 +42,12 @@ func (s *Sandbox) serveProfileRoutes(w http.ResponseWriter, r *http.Request) boo
 	if prefix != "" && nodeLogPath.MatchString(rel) {
 		http.NotFound(w, r)
 		return true
+	}
+	if s.opts.Profile == ProfileNext && r.Method == http.MethodGet && r.Context().Value(innerRequest{}) == nil {
+		if m := v2RunsPath.FindStringSubmatch(rel); m != nil {
+			s.serveRunsNext(w, r, m[1])
+			return true
+		}
 	}
 	return false
 }
