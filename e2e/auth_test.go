@@ -287,6 +287,12 @@ func TestAuthKubeconfig(t *testing.T) {
 			if !strings.Contains(r.stdout, "/api/v1/namespaces/kubeflow/services/ml-pipeline:8888/proxy") {
 				t.Errorf("the service proxy is not the host:\n%s", r)
 			}
+			// The proxy reaches the API server, which serves no UI: no dead
+			// run link (nor the API server's proxy URL in a report), and
+			// one word on ui_url instead.
+			if strings.Contains(r.stdout, "/proxy/#/runs/details/") || strings.Count(r.stdout, "Set kubeflow.ui_url") != 1 {
+				t.Errorf("want no run link and one ui_url advice:\n%s", r)
+			}
 			users := k.Users()
 			if len(users) == 0 || users[len(users)-1] != tt.user {
 				t.Errorf("API server saw %v, want %s", users, tt.user)

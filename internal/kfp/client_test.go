@@ -296,10 +296,15 @@ func TestRunURL(t *testing.T) {
 		target Target
 		want   string
 	}{
-		{Target{Host: "http://127.0.0.1:8888"}, "http://127.0.0.1:8888/#/runs/details/r1"},
+		{Target{Host: "http://127.0.0.1:8080"}, "http://127.0.0.1:8080/#/runs/details/r1"}, // a port-forward of ml-pipeline-ui
 		{Target{Host: "https://kf.example.com/pipeline", Namespace: "team-a"}, "https://kf.example.com/_/pipeline/?ns=team-a#/runs/details/r1"},
 		{Target{Host: "https://kf.example.com/pipeline/"}, "https://kf.example.com/pipeline/#/runs/details/r1"},
 		{Target{Host: "http://api:8888", UIURL: "https://ui.example.com"}, "https://ui.example.com/#/runs/details/r1"},
+		// The API server itself serves no UI: no link rather than a dead one.
+		{Target{Host: "http://127.0.0.1:8888"}, ""},
+		{Target{Host: "http://ml-pipeline.kubeflow.svc.cluster.local:8888"}, ""},
+		{Target{Host: "https://10.0.0.1:6443/api/v1/namespaces/kubeflow/services/ml-pipeline:8888/proxy"}, ""},
+		{Target{Host: "http://ml-pipeline-ui.kubeflow:80"}, "http://ml-pipeline-ui.kubeflow:80/#/runs/details/r1"},
 	}
 	for _, tt := range tests {
 		if got := tt.target.RunURL("r1"); got != tt.want {

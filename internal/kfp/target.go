@@ -22,10 +22,14 @@ type Target struct {
 // RunURL is the link a person follows to see the run in the KFP UI:
 // HOST/#/runs/details/ID on standalone KFP, and the central dashboard's
 // BASE/_/pipeline/?ns=NS#/runs/details/ID on multi-user Kubeflow (a host
-// ending in /pipeline with a namespace).
+// ending in /pipeline with a namespace). It is "" when Host is the API
+// server itself and no UIURL is set: a link there would 404.
 func (t Target) RunURL(runID string) string {
 	base := strings.TrimRight(t.UIURL, "/")
 	if base == "" {
+		if t.APIServerOnly() {
+			return ""
+		}
 		base = strings.TrimRight(t.Host, "/")
 	}
 	if t.Namespace != "" && strings.HasSuffix(base, "/pipeline") {
@@ -33,6 +37,21 @@ func (t Target) RunURL(runID string) string {
 		return root + "/_/pipeline/?ns=" + url.QueryEscape(t.Namespace) + "#/runs/details/" + runID
 	}
 	return base + "/#/runs/details/" + runID
+}
+
+// APIServerOnly reports whether Host is KFP's API server itself (the
+// ml-pipeline service: its port 8888, its in-cluster name, or the
+// Kubernetes API server's proxy to it) rather than the UI or Kubeflow's
+// gateway. The UI's pages and its /k8s/pod/logs route are served by
+// ml-pipeline-ui, not there.
+func (t Target) APIServerOnly() bool {
+	u, err := url.Parse(t.Host)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	return u.Port() == "8888" || host == "ml-pipeline" || strings.HasPrefix(host, "ml-pipeline.") ||
+		(strings.Contains(u.Path, "/services/") && strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/proxy"))
 }
 
 // Task is one IR task of a run (not one of Argo's driver or executor nodes).

@@ -48,7 +48,11 @@ func Console(c *console.Console, p *plan.Plan) {
 	for _, pl := range p.Pipelines {
 		c.Printf("%s: %s", pl.Name, status(p, pl))
 		if s := pl.Submission; s != nil {
-			c.Printf("  run: %s", s.RunURL)
+			if s.RunURL != "" {
+				c.Printf("  run: %s", s.RunURL)
+			} else if s.RunID != "" {
+				c.Printf("  run: %s", s.RunID) // no UI address: connect said so once
+			}
 			if s.VersionName != "" {
 				how := "new"
 				if s.VersionReused {
