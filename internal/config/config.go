@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -37,6 +38,9 @@ type Config struct {
 	// Secrets are the values that came from env into credentials, or from
 	// env vars whose names say they are secret. They must be masked.
 	Secrets []string `yaml:"-"`
+	// secretUses are the places a secret variable was expanded into a
+	// pipeline parameter (see checkSecretParameters).
+	secretUses []secretUse
 }
 
 // Kubeflow says where KFP is and how to authenticate.
@@ -169,17 +173,21 @@ type Pipeline struct {
 	Spec Text `yaml:"spec"`
 	// PipelineName and Version upload the spec as a pipeline version; both
 	// empty runs it inline. Version alone uses Name as the pipeline name.
-	PipelineName   Text             `yaml:"pipeline_name"`
-	Version        Text             `yaml:"version"`
-	RunName        Text             `yaml:"run_name"`
-	Description    Text             `yaml:"description"`
-	Experiment     Text             `yaml:"experiment"`
-	Parameters     map[string]Value `yaml:"parameters"`
-	Timeout        Duration         `yaml:"timeout"`
-	ServiceAccount Text             `yaml:"service_account"`
-	Caching        *bool            `yaml:"caching"`
-	PipelineRoot   Text             `yaml:"pipeline_root"`
-	Pod            *Pod             `yaml:"pod"`
+	PipelineName Text             `yaml:"pipeline_name"`
+	Version      Text             `yaml:"version"`
+	RunName      Text             `yaml:"run_name"`
+	Description  Text             `yaml:"description"`
+	Experiment   Text             `yaml:"experiment"`
+	Parameters   map[string]Value `yaml:"parameters"`
+	// SecretParameters names parameters allowed to take a secret variable
+	// (${API_TOKEN}): KFP keeps run parameters in plain text, visible to
+	// everyone in the namespace, so kf-run refuses that unless listed.
+	SecretParameters []Text   `yaml:"secret_parameters"`
+	Timeout          Duration `yaml:"timeout"`
+	ServiceAccount   Text     `yaml:"service_account"`
+	Caching          *bool    `yaml:"caching"`
+	PipelineRoot     Text     `yaml:"pipeline_root"`
+	Pod              *Pod     `yaml:"pod"`
 }
 
 // Text is a string with the line it was written on, so later errors (a
@@ -261,7 +269,7 @@ func Parse(path string, data []byte, getenv func(string) (string, bool)) (*Confi
 	}
 	c := &Config{Path: path}
 	var errs []error
-	expandEnv(path, &root, getenv, nil, &c.Secrets, &errs)
+	expandEnv(path, &root, getenv, nil, &c.Secrets, &c.secretUses, &errs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -431,15 +439,15 @@ var (
 // expandEnv replaces ${VAR} and ${VAR:-default} in every scalar; $$ is a
 // literal $. Values under kubeflow.auth, and values of variables whose names
 // say they are secret, are recorded as secrets.
-func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), keys []string, secrets *[]string, errs *[]error) {
+func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), keys []string, secrets *[]string, uses *[]secretUse, errs *[]error) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for _, c := range n.Content {
-			expandEnv(path, c, getenv, keys, secrets, errs)
+			expandEnv(path, c, getenv, keys, secrets, uses, errs)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			expandEnv(path, n.Content[i+1], getenv, append(keys, n.Content[i].Value), secrets, errs)
+			expandEnv(path, n.Content[i+1], getenv, append(keys, n.Content[i].Value), secrets, uses, errs)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -463,12 +471,45 @@ func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), ke
 			if inAuth || console.SecretName(sub[1]) {
 				*secrets = append(*secrets, v)
 			}
+			if console.SecretName(sub[1]) && len(keys) >= 3 && keys[0] == "pipelines" && keys[1] == "parameters" {
+				*uses = append(*uses, secretUse{param: keys[2], variable: sub[1], line: n.Line})
+			}
 			return v
 		})
 		if n.Tag == "!!str" || n.Style != 0 {
 			return
 		}
 		n.Tag = "" // let the expanded value be retyped (a number from env)
+	}
+}
+
+// secretUse is a secret variable expanded into a pipeline parameter.
+type secretUse struct {
+	param, variable string
+	line            int
+}
+
+// checkSecretParameters refuses a secret variable in a run parameter: KFP
+// stores run parameters in plain text and shows them in its UI and API to
+// everyone in the namespace; kf-run's masking covers only its own output.
+// A pipeline may accept that per parameter in secret_parameters.
+func (c *Config) checkSecretParameters(bad func(line int, format string, a ...any)) {
+	for _, u := range c.secretUses {
+		for i, p := range c.Pipelines {
+			// The pipeline whose entry holds the line (a value may be a
+			// map, its secret on a line of its own).
+			end := math.MaxInt
+			if i+1 < len(c.Pipelines) {
+				end = c.Pipelines[i+1].Line
+			}
+			if _, ok := p.Parameters[u.param]; !ok || u.line < p.Line || u.line >= end ||
+				slices.ContainsFunc(p.SecretParameters, func(t Text) bool { return t.Value == u.param }) {
+				continue
+			}
+			bad(u.line, "parameter %s takes ${%s}, a secret, but KFP stores run parameters in plain text, shown in its UI and API to everyone in the namespace: "+
+				"give it to the step as a Kubernetes Secret with pod.secrets (an environment variable in its container), "+
+				"or accept this with secret_parameters: [%s]", u.param, u.variable, u.param)
+		}
 	}
 }
 
@@ -498,6 +539,7 @@ func (c *Config) check() error {
 		}
 	}
 	c.Kubeflow.check(bad)
+	c.checkSecretParameters(bad)
 	names := map[string]int{}
 	for _, p := range c.Pipelines {
 		if p.Name.Value == "" {

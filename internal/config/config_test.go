@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "kubeflow: {host: h}\npipeline:\n  - name: x\n", nil,
 			[]string{`kf-run.yaml:2: unknown key "pipeline" in the top level (known: kubeflow, defaults, report, images, pipelines)`}},
 		{"unknown key in a pipeline", "pipelines:\n  - name: a\n    spec: a.yaml\n\n    paramters: {x: 1}\n", nil,
-			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, pipeline_name, version, run_name, description, experiment, parameters, timeout, service_account`}},
+			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, pipeline_name, version, run_name, description, experiment, parameters, secret_parameters, timeout, service_account`}},
 		{"unknown auth key", "kubeflow:\n  auth:\n    passwd: x\npipelines: [{name: a, spec: a.yaml}]\n", nil,
 			[]string{`kf-run.yaml:3: unknown key "passwd" in kubeflow.auth`}},
 		{"unset env var", "kubeflow:\n  auth:\n    token: ${NOPE}\npipelines: [{name: a, spec: a.yaml}]\n", nil,
@@ -95,6 +96,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad template", "pipelines:\n  - name: a\n    spec: a.yaml\n    version: \"{{ .Git.ShortSHA \"\n", nil,
 			[]string{"kf-run.yaml:4: bad template"}},
 		{"syntax error", "pipelines:\n  - name: a\n    spec: a.yaml\n    parameters: {a: 1\n", nil, []string{"kf-run.yaml:", "did not find expected"}},
+		{"secret parameter", "pipelines:\n  - name: a\n    spec: a.yaml\n    parameters:\n      rows: 5\n      token: ${API_TOKEN}\n", map[string]string{"API_TOKEN": "s3cr3t-value"},
+			[]string{"kf-run.yaml:6: parameter token takes ${API_TOKEN}, a secret, but KFP stores run parameters in plain text", "pod.secrets", "secret_parameters: [token]"}},
+		{"secret inside a map parameter", "pipelines:\n  - name: a\n    spec: a.yaml\n  - name: b\n    spec: b.yaml\n    parameters:\n      conn:\n        user: me\n        password: ${DB_PASSWORD}\n", map[string]string{"DB_PASSWORD": "pw-123456"},
+			[]string{"kf-run.yaml:9: parameter conn takes ${DB_PASSWORD}"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,6 +114,20 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A secret in a run parameter is accepted only where the pipeline says
+// so; other variables in parameters are fine.
+func TestSecretParametersOptIn(t *testing.T) {
+	t.Parallel()
+	src := "pipelines:\n  - name: a\n    spec: a.yaml\n    secret_parameters: [token]\n    parameters:\n      token: ${API_TOKEN}\n      data: ${DATASET}\n"
+	c, err := Parse("kf-run.yaml", []byte(src), env(map[string]string{"API_TOKEN": "s3cr3t-value", "DATASET": "gs://x"}))
+	if err != nil {
+		t.Fatalf("opted in: %v", err)
+	}
+	if !slices.Contains(c.Secrets, "s3cr3t-value") {
+		t.Errorf("the value is still masked: secrets %v", c.Secrets)
 	}
 }
 
