@@ -473,19 +473,6 @@ func nodesAt(root *simNode, wf *wfv1.Workflow, t time.Time) wfv1.Nodes {
 	return nodes
 }
 
-// find returns the node with the given ID, or nil.
-func (n *simNode) find(id string) *simNode {
-	if n.id == id {
-		return n
-	}
-	for _, c := range n.children {
-		if f := c.find(id); f != nil {
-			return f
-		}
-	}
-	return nil
-}
-
 // leaves calls f for every executor and importer node.
 func (n *simNode) leaves(f func(*simNode)) {
 	if n.kind == kindExecutor || n.kind == kindImporter {
