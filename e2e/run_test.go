@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,7 +93,9 @@ func TestInterruptTerminatesRun(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	done := make(chan result, 1)
-	go func() { done <- kfRun(ctx, t, dir, nil, withSpec(exampleArgs(name), example(t, "train/pipeline.yaml"))...) }()
+	go func() {
+		done <- kfRun(ctx, t, dir, nil, withSpec(exampleArgs(name), example(t, "train/pipeline.yaml"))...)
+	}()
 	// Interrupt once the run is running, as GitHub does on cancel. The
 	// test goroutine waits; kf-run runs beside it.
 	shared.awaitRun(t, name, "", "RUNNING")
@@ -212,4 +215,29 @@ func TestNoWait(t *testing.T) {
 		t.Errorf("a run nobody waits for by choice must be left running:\n%s", r)
 	}
 	shared.call(t, "POST", "/apis/v2beta1/runs/"+runs[0].RunID+":terminate", nil, nil)
+}
+
+// With KFP unreachable the job says which host and why in words, without
+// the request URL, and does not open a wait with nothing to wait for.
+func TestUnreachableKFPIsSaidPlainly(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := "http://" + l.Addr().String()
+	l.Close()
+	args := withSpec(exampleArgs(uniq(t, "down")), example(t, "train/pipeline.yaml"))
+	args[4] = host
+	r := kfRun(context.Background(), t, t.TempDir(), nil, args...)
+	if r.code != 1 {
+		t.Fatalf("want exit 1:\n%s", r)
+	}
+	out := r.stdout + r.stderr
+	if !strings.Contains(out, "cannot reach "+host+": connection refused") || !strings.Contains(out, "kf-run doctor") {
+		t.Errorf("want the host, the cause and kf-run doctor:\n%s", r)
+	}
+	if strings.Contains(out, "filter=") || strings.Contains(out, "Wait for runs") {
+		t.Errorf("want no request URL and no wait:\n%s", r)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -212,7 +213,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		}
 	} else {
 		submitAll(ctx, client, p, out)
-		if p.Wait && ctx.Err() == nil {
+		if p.Wait && ctx.Err() == nil && slices.ContainsFunc(p.Pipelines, func(pl *plan.Pipeline) bool { return pl.Submission != nil }) {
 			waitAll(ctx, client, p, out, e.poll)
 		}
 	}
@@ -234,14 +235,28 @@ func runCmd(ctx context.Context, args []string, e env) int {
 func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console) {
 	end := out.Group("Submit to " + p.Target.Host)
 	defer end()
+	var unreachable error
 	for _, pl := range p.Pipelines {
 		if ctx.Err() != nil {
 			pl.Err = ctx.Err()
 			continue
 		}
+		if unreachable != nil {
+			// The server did not answer the last pipeline: the next
+			// would only say so again.
+			pl.Err = fmt.Errorf("not tried: KFP could not be reached (see %s)", p.Pipelines[0].Name)
+			continue
+		}
 		s, err := submit.Run(ctx, client, pl, time.Now)
 		if err != nil {
 			pl.Err = err
+			if kfp.IsUnreachable(err) {
+				// Said by the report, once per medium, with what to try.
+				unreachable = err
+				pl.Err = fmt.Errorf("%w (kf-run doctor checks the connection)", err)
+				out.Printf("%s: not submitted: KFP could not be reached", pl.Name)
+				continue
+			}
 			// Printed, not annotated: the report annotates each failure once.
 			out.Printf("%s: not submitted: %v", pl.Name, err)
 			continue
@@ -251,7 +266,11 @@ func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *conso
 		if s.VersionNote != "" {
 			out.Printf("%s: pipeline version %q used instead: %s", pl.Name, s.VersionName, s.VersionNote)
 		}
-		out.Printf("%s: run %s submitted in experiment %q: %s", pl.Name, s.RunID, s.ExperimentName, s.RunURL)
+		if s.RunURL != "" {
+			out.Printf("%s: run %s submitted in experiment %q: %s", pl.Name, s.RunID, s.ExperimentName, s.RunURL)
+		} else {
+			out.Printf("%s: run %s submitted in experiment %q", pl.Name, s.RunID, s.ExperimentName)
+		}
 	}
 }
 

@@ -42,6 +42,9 @@ func (e *APIError) Error() string {
 func (e *APIError) base() string {
 	switch {
 	case e.Err != nil:
+		if server, why, ok := unreachable(e.Err); ok {
+			return fmt.Sprintf("%s: cannot reach %s: %s", e.Op, server, why)
+		}
 		return fmt.Sprintf("%s: %v", e.Op, e.Err)
 	case e.HTTPStatus >= 300 && e.HTTPStatus < 400:
 		return fmt.Sprintf("%s: HTTP %d redirect to %s: login required (the server sent kf-run to a sign-in page; set a token or username/password)", e.Op, e.HTTPStatus, e.Location)
@@ -53,6 +56,18 @@ func (e *APIError) base() string {
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
+
+// IsUnreachable reports whether err is a failure to get any answer from
+// the server (refused, DNS, TLS, timeout, reset), as opposed to an error
+// the server answered with.
+func IsUnreachable(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Err == nil {
+		return false
+	}
+	_, _, ok := unreachable(ae.Err)
+	return ok
+}
 
 // IsNotFound reports whether err is KFP's 404.
 func IsNotFound(err error) bool {

@@ -154,7 +154,7 @@ func TestUsageErrorMasksSecrets(t *testing.T) {
 	dir := t.TempDir()
 	abs, _ := filepath.Abs(spec)
 	path := filepath.Join(dir, "kf-run.yaml")
-	os.WriteFile(path, []byte("kubeflow: {host: http://kfp}\npipelines:\n  - name: a\n    spec: "+abs+"\n    parameters: {dataset: x, epochs: \"${API_KEY}\"}\n"), 0o644)
+	os.WriteFile(path, []byte("kubeflow: {host: http://kfp}\npipelines:\n  - name: a\n    spec: "+abs+"\n    secret_parameters: [epochs]\n    parameters: {dataset: x, epochs: \"${API_KEY}\"}\n"), 0o644)
 	cfg, err := config.Load(path, func(k string) (string, bool) { return "sk-SECRET-abc", k == "API_KEY" })
 	if err != nil {
 		t.Fatal(err)
