@@ -53,11 +53,11 @@ func (s *Sandbox) serveKFP(w http.ResponseWriter, r *http.Request) {
 	if isManifestCreate(r) {
 		if msg := checkManifestYAML(r); msg != "" {
 			s.log.Warn("sandbox: rejected unparsable pipeline manifest", "path", r.URL.Path, "err", msg)
-			writeGatewayError(w, http.StatusBadRequest, 3, msg)
+			s.gatewayError(w, http.StatusBadRequest, 3, msg)
 			return
 		}
 	}
-	s.guard(s.kfp.handler).ServeHTTP(w, r)
+	s.api.wrap(s.guard(s.kfp.handler)).ServeHTTP(w, r)
 }
 
 // isManifestCreate matches the v1beta1 creates that carry a pipeline as a

@@ -78,6 +78,7 @@ type Sandbox struct {
 	agentToken string
 
 	kfp      *kfp
+	api      *apiLayer // the profile's API differences (profile_api.go)
 	registry *ociRegistry
 	faults   *Faults
 	requests *requestLog
@@ -134,6 +135,7 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 	s := &Sandbox{
 		opts: o, clock: o.Clock, log: o.Logger,
 		agentToken: "sandbox-agent-" + uuid.NewString(),
+		api:        newAPILayer(profile),
 		faults:     &Faults{rand: randFloat},
 		requests:   &requestLog{},
 		lock:       kfpLock,
