@@ -8,7 +8,7 @@ BIN      := $(CURDIR)/bin
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build test test-root test-sandbox vet demo bench snapshot testdata clean
+.PHONY: all build test test-root test-sandbox vet demo bench fuzz snapshot testdata clean
 
 all: build
 
@@ -50,6 +50,11 @@ demo: build
 # and its peak memory while following 20 runs, each against its baseline.
 bench: build
 	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox $(GO) test -count=1 -run XXX -bench . -benchtime 10x ./e2e/
+
+# Fuzz the spec parser, the config loader and --param parsing for a bounded
+# time each (FUZZTIME, default 60s); make test runs only their seeds.
+fuzz:
+	./scripts/fuzz.sh
 
 # The whole release (archives and checksums.txt for six platforms) built
 # locally with goreleaser --snapshot into dist/; nothing is published.
