@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/kf-run/kf-run/internal/build"
@@ -28,6 +29,12 @@ func buildAll(ctx context.Context, p *plan.Plan, out *console.Console) error {
 	}
 	end := out.Group("Build images with ko")
 	defer end()
+	// ko builds from this process's environment: the program, which owns
+	// it, drops what would change the target platform.
+	for _, k := range build.IgnoredEnv(os.Environ()) {
+		out.Printf("ignoring %s=%s from the environment: platforms come from images.platforms or .ko.yaml, and cgo stays off unless .ko.yaml's env sets CGO_ENABLED", k, os.Getenv(k))
+		os.Unsetenv(k)
+	}
 	imgs, err := build.Images(ctx, buildOptions(p.Images, out), targets)
 	if err != nil {
 		reportBuildError(out, err)

@@ -152,7 +152,11 @@ func Images(ctx context.Context, o Options, targets []Target) ([]Image, error) {
 		return nil, err
 	}
 	defer routeLog(koLogFilter(o.Log))()
-	scrubProcessEnv(logf)
+	if vars := IgnoredEnv(os.Environ()); len(vars) > 0 {
+		// ko's go build starts from the process environment, after its
+		// own GOOS/GOARCH: the program must drop these (see IgnoredEnv).
+		return nil, fmt.Errorf("the environment sets %s, which would override the platforms ko builds for: the caller must drop them first (build.IgnoredEnv)", strings.Join(vars, ", "))
+	}
 
 	s, err := newSession(ctx, o, logf)
 	if err != nil {
@@ -248,17 +252,22 @@ func checkGo(lookPath func(string) (string, error)) error {
 	return nil
 }
 
-// scrubProcessEnv removes the target variables from the process
-// environment, because ko's `go build` inherits it (see targetEnvVars).
-func scrubProcessEnv(logf func(string, ...any)) {
-	for _, k := range targetEnvVars {
-		if v, ok := os.LookupEnv(k); ok {
-			if k != "CGO_ENABLED" || v != "0" {
-				logf("ignoring %s=%s from the environment: platforms come from images.platforms or .ko.yaml, and cgo stays off unless .ko.yaml's env sets CGO_ENABLED", k, v)
-			}
-			os.Unsetenv(k)
+// IgnoredEnv lists the variables of environ (KEY=VALUE) that would change
+// what ko builds for: ko's go build takes the process environment after its
+// own GOOS/GOARCH, so a job's GOOS=windows would build every image for
+// Windows. Platforms come from images.platforms or .ko.yaml, and cgo stays
+// off unless .ko.yaml's env sets CGO_ENABLED. ko reads only the process
+// environment, so the program (not this package) drops them before
+// calling Images; CGO_ENABLED=0 is harmless and not listed.
+func IgnoredEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if slices.Contains(targetEnvVars, k) && (k != "CGO_ENABLED" || v != "0") {
+			out = append(out, k)
 		}
 	}
+	return out
 }
 
 // session is one Images call's resolved settings and ko objects.

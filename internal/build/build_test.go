@@ -71,6 +71,14 @@ var version = "dev"
 func main() { fmt.Println("hello", version, tag) }
 `
 
+func TestIgnoredEnv(t *testing.T) {
+	t.Parallel()
+	got := IgnoredEnv([]string{"PATH=/bin", "GOOS=windows", "CGO_ENABLED=0", "GOAMD64=v3", "CGO_ENABLED=1", "GOFLAGS=-mod=mod"})
+	if want := []string{"GOOS", "GOAMD64", "CGO_ENABLED"}; !slices.Equal(got, want) {
+		t.Errorf("IgnoredEnv = %v, want %v", got, want)
+	}
+}
+
 // The example components, for two platforms, against a base index of our
 // own: the pushed index and images are what ko's CLI would push, the
 // process's GOARCH/CGO_ENABLED do not leak into the build, and a second run
@@ -98,12 +106,20 @@ func TestImagesExampleTwoPlatforms(t *testing.T) {
 		{Ref: prepRef, Steps: []string{"other/prep"}},
 	}
 	reg.takeWrites()
+	// The library does not touch the process environment: it refuses,
+	// and the program drops what IgnoredEnv lists (cmd/runner does).
+	if _, err := Images(ctx, o, targets); err == nil || !strings.Contains(err.Error(), "GOARCH, CGO_ENABLED") {
+		t.Fatalf("Images with GOARCH and CGO_ENABLED=1 set: %v, want a refusal naming both", err)
+	}
+	if got := os.Getenv("GOARCH"); got != "arm64" {
+		t.Fatalf("the library changed GOARCH to %q", got)
+	}
+	for _, k := range IgnoredEnv(os.Environ()) {
+		os.Unsetenv(k) // t.Setenv restores them
+	}
 	imgs, err := Images(ctx, o, targets)
 	if err != nil {
 		t.Fatalf("Images: %v\nlog:\n%s", err, &log)
-	}
-	if got := os.Getenv("GOARCH"); got != "" {
-		t.Errorf("GOARCH still set: %q", got)
 	}
 	if len(imgs) != 3 || imgs[0].Digest != imgs[2].Digest || imgs[0].Digest == imgs[1].Digest {
 		t.Fatalf("images: %+v", imgs)
