@@ -1,6 +1,7 @@
 package build
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,7 +41,7 @@ type keySource struct {
 func newKeychain(a Auth) *keychain {
 	k := &keychain{used: map[string]string{}}
 	if a.Username != "" || a.Password != "" {
-		k.sources = append(k.sources, keySource{first(a.Source, "username/password from env") + " (for " + a.Registry + ")", staticKeychain{a}})
+		k.sources = append(k.sources, keySource{cmp.Or(a.Source, "username/password from env") + " (for " + a.Registry + ")", staticKeychain{a}})
 	}
 	k.sources = append(k.sources,
 		keySource{"docker config.json and credential helpers ($DOCKER_CONFIG or ~/.docker)", authn.DefaultKeychain},
@@ -106,13 +107,4 @@ func (s staticKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		return authn.Anonymous, nil
 	}
 	return &authn.Basic{Username: s.a.Username, Password: s.a.Password}, nil
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -305,7 +306,7 @@ type baseEntry struct {
 }
 
 func newSession(ctx context.Context, o Options, logf func(string, ...any)) (*session, error) {
-	dir, err := filepath.Abs(first(o.Dir, "."))
+	dir, err := filepath.Abs(cmp.Or(o.Dir, "."))
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +351,7 @@ func newSession(ctx context.Context, o Options, logf func(string, ...any)) (*ses
 	if s.all && len(s.platforms) > 0 {
 		return nil, &ConfigError{Err: errors.New(`platforms: "all" cannot be combined with other platforms`)}
 	}
-	s.baseRef = first(o.BaseImage, s.ko.DefaultBaseImage, DefaultBaseImage)
+	s.baseRef = cmp.Or(o.BaseImage, s.ko.DefaultBaseImage, DefaultBaseImage)
 	for _, b := range append([]string{s.baseRef}, values(s.ko.BaseImageOverrides)...) {
 		if _, err := name.ParseReference(b, s.nopt...); err != nil {
 			return nil, &ConfigError{Err: fmt.Errorf("base image %q: %v", b, err)}
@@ -372,7 +373,7 @@ func newSession(ctx context.Context, o Options, logf func(string, ...any)) (*ses
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only when images.insecure asks
 		o.Transport = t
 	}
-	s.ropt = []remote.Option{remote.WithAuthFromKeychain(s.kc), remote.WithUserAgent(first(o.UserAgent, "kf-run"))}
+	s.ropt = []remote.Option{remote.WithAuthFromKeychain(s.kc), remote.WithUserAgent(cmp.Or(o.UserAgent, "kf-run"))}
 	if o.Transport != nil {
 		s.ropt = append(s.ropt, remote.WithTransport(o.Transport))
 	}
@@ -421,7 +422,7 @@ func newSession(ctx context.Context, o Options, logf func(string, ...any)) (*ses
 		bopts = append(bopts, kobuild.WithPlatforms(ps...))
 	}
 	if o.SBOM {
-		bopts = append(bopts, kobuild.WithSPDX(first(strings.TrimPrefix(o.UserAgent, "kf-run/"), "(none)")))
+		bopts = append(bopts, kobuild.WithSPDX(cmp.Or(strings.TrimPrefix(o.UserAgent, "kf-run/"), "(none)")))
 	} else {
 		bopts = append(bopts, kobuild.WithDisabledSBOM())
 	}
@@ -452,7 +453,7 @@ func newSession(ctx context.Context, o Options, logf func(string, ...any)) (*ses
 	popts := []publish.Option{
 		publish.WithAuthFromKeychain(s.kc),
 		publish.WithNamer(s.namer),
-		publish.WithUserAgent(first(o.UserAgent, "kf-run")),
+		publish.WithUserAgent(cmp.Or(o.UserAgent, "kf-run")),
 		publish.WithJobs(s.jobs),
 	}
 	if o.Transport != nil {
@@ -487,7 +488,7 @@ func (s *session) resolveBuilds(ctx context.Context) (map[string]kobuild.Config,
 		if c.ID == "" {
 			c.ID = fmt.Sprintf("#%d", i)
 		}
-		c.Dir, c.Main = first(c.Dir, "."), first(c.Main, ".")
+		c.Dir, c.Main = cmp.Or(c.Dir, "."), cmp.Or(c.Main, ".")
 		base := filepath.Join(s.dir, c.Dir)
 		main := c.Main
 		if fi, err := os.Stat(filepath.Join(base, main)); err == nil && fi.Mode().IsRegular() {

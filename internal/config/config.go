@@ -303,12 +303,7 @@ func (c *Config) decode(path string, doc *yaml.Node) error {
 // Redact replaces each secret in s with ***, longest first, for error
 // text printed before any console masking is set up.
 func Redact(s string, secrets []string) string {
-	for _, v := range slices.SortedFunc(slices.Values(secrets), func(a, b string) int { return len(b) - len(a) }) {
-		if console.Maskable(v) {
-			s = strings.ReplaceAll(s, v, "***")
-		}
-	}
-	return s
+	return console.Redactor(secrets...).Replace(s)
 }
 
 // redactErrors masks secrets in the messages of err's *Error values (kept

@@ -341,15 +341,22 @@ func escapeProperty(s string) string {
 // sectionName makes a GitLab section name: letters, digits, _ . - only,
 // unique per group so start and end always pair up.
 func sectionName(seq int, title string) string {
-	var b strings.Builder
-	b.WriteString("kf-run_" + strconv.Itoa(seq))
+	name := "kf-run_" + strconv.Itoa(seq)
 	if title != "" {
-		b.WriteByte('_')
+		name += "_" + SafeName(title)
 	}
-	for _, r := range title {
-		if b.Len() >= 64 {
-			break
-		}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+// SafeName keeps the ASCII letters, digits, "_", "." and "-" of s and
+// turns every other character into "_": the one name sanitizer for GitLab
+// sections, comment markers and dotenv keys.
+func SafeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
 			b.WriteRune(r)

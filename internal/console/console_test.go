@@ -263,3 +263,16 @@ func TestMaskLengthRule(t *testing.T) {
 		}
 	}
 }
+
+func TestSafeName(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"train-demo.v1_x": "train-demo.v1_x",
+		"a b/c:d":         "a_b_c_d",
+		"日本 <!--x-->":     "_____--x--_",
+	} {
+		if got := SafeName(in); got != want {
+			t.Errorf("SafeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -18,6 +18,7 @@ package kfp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,7 +167,7 @@ func New(t Target, o Options) (*Client, error) {
 	hc := rc.StandardClient()
 	hc.CheckRedirect = noRedirect
 
-	rt := httptransport.NewWithClient(base.Host, cmpOr(base.Path, "/"), []string{base.Scheme}, hc)
+	rt := httptransport.NewWithClient(base.Host, cmp.Or(base.Path, "/"), []string{base.Scheme}, hc)
 	// DEBUG/SWAGGER_DEBUG would dump the bearer token to stderr. (Not
 	// SetDebug: it also writes a package global of go-openapi.)
 	rt.Debug = false
@@ -207,13 +208,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Target is the server this client talks to.
 func (c *Client) Target() Target { return c.target }
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
 
 // unsafeKey marks a request that may create something on the server.
 type unsafeKey struct{}

@@ -1,6 +1,7 @@
 package kfp
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,7 +122,7 @@ func newAPIError(op string, status int, contentType, location string, body io.Re
 	}
 	if json.Unmarshal(b, &gw) == nil {
 		e.GRPCCode = gw.Code
-		e.Message = firstNonEmpty(gw.Message, gw.Error, gw.ErrorMessage)
+		e.Message = cmp.Or(gw.Message, gw.Error, gw.ErrorMessage)
 	}
 	if e.Message == "" {
 		txt := strings.TrimSpace(string(b))
@@ -138,15 +139,6 @@ func newAPIError(op string, status int, contentType, location string, body io.Re
 		}
 	}
 	return e
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func jitter(n int64) int64 {

@@ -1,6 +1,7 @@
 package kfp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -132,10 +133,10 @@ func (r runJSON) run() Run {
 func (t taskJSON) node(api bool) Node {
 	n := Node{
 		ID: t.TaskID, ParentID: t.ParentTaskID,
-		Name: cmpOr(t.DisplayName, t.Name), TaskName: t.Name,
+		Name: cmp.Or(t.DisplayName, t.Name), TaskName: t.Name,
 		Type:      t.Type,
 		Iteration: -1,
-		State:     normalize(cmpOr(t.Status, t.State)),
+		State:     normalize(cmp.Or(t.Status, t.State)),
 		Start:     parseTime(t.StartTime),
 		End:       parseTime(t.EndTime),
 	}

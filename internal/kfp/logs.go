@@ -2,6 +2,7 @@ package kfp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,7 +56,7 @@ func (e *LogError) Error() string {
 // the pod names to try. The error is a *LogError listing every path tried.
 func (c *Client) StepLog(ctx context.Context, run Run, s Step, minor int, limit int64) (StepLog, error) {
 	e := &LogError{}
-	node := cmpOr(s.Pod.NodeID, s.Pod.Name)
+	node := cmp.Or(s.Pod.NodeID, s.Pod.Name)
 	if node != "" {
 		text, err := c.nodeLog(ctx, run.ID, node, limit)
 		if err == nil {
@@ -100,7 +101,7 @@ func (c *Client) StepLog(ctx context.Context, run Run, s Step, minor int, limit 
 
 // namespace is where the run's pods are: the user's namespace, or KFP's
 // own in single-user mode.
-func (c *Client) namespace() string { return cmpOr(c.target.Namespace, "kubeflow") }
+func (c *Client) namespace() string { return cmp.Or(c.target.Namespace, "kubeflow") }
 
 func shortErr(err error) string {
 	var ae *APIError

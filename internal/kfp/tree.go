@@ -1,6 +1,7 @@
 package kfp
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -178,7 +179,7 @@ func taskAPITree(nodes []Node) *tnode {
 	byID := map[string]*tnode{}
 	var root *tnode
 	for _, n := range nodes {
-		t := &tnode{display: cmpOr(n.TaskName, n.Name), state: n.State, start: n.Start, end: n.End, message: n.Message, index: n.Iteration}
+		t := &tnode{display: cmp.Or(n.TaskName, n.Name), state: n.State, start: n.Start, end: n.End, message: n.Message, index: n.Iteration}
 		switch n.Type {
 		case "", "ROOT":
 			t.kind = kTransparent
@@ -478,7 +479,7 @@ func (r Run) Failed() []Step {
 		step := func(pod *tnode, driver bool, p []string) Step {
 			return Step{
 				Path: p, State: t.state, Start: t.start, End: t.end,
-				Message: firstNonEmpty(pod.message, t.message), Driver: driver,
+				Message: cmp.Or(pod.message, t.message), Driver: driver,
 				Loops: loops, Pod: pod.pod,
 			}
 		}

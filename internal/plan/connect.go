@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -34,8 +35,8 @@ func Connection(cfg *config.Config, f Flags, getenv func(string) string, offline
 	}
 	t := kfp.Target{
 		Host:      host,
-		Namespace: first(f.Namespace, getenv("KF_RUN_NAMESPACE"), k.Namespace.Value),
-		UIURL:     first(getenv("KF_RUN_UI_URL"), k.UIURL.Value),
+		Namespace: cmp.Or(f.Namespace, getenv("KF_RUN_NAMESPACE"), k.Namespace.Value),
+		UIURL:     cmp.Or(getenv("KF_RUN_UI_URL"), k.UIURL.Value),
 	}
 	if t.Host == "" && !offline && !creds.InCluster && !creds.Kube.Set() {
 		return t, creds, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST or --host (or kubeflow.kubernetes.context, KF_RUN_KUBE_CONTEXT or --kube-context)", cfg.Path)
@@ -118,10 +119,10 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 	}
 	if useKube {
 		s.Kube = auth.Kube{
-			Context:    first(f.KubeContext, getenv("KF_RUN_KUBE_CONTEXT"), k.Kubernetes.Context.Value),
-			Kubeconfig: first(homePath(getenv("KF_RUN_KUBECONFIG")), cfgPath(cfg, k.Kubernetes.Kubeconfig.Value)),
-			Service:    first(getenv("KF_RUN_KUBE_SERVICE"), k.Kubernetes.Service.Value),
-			Namespace:  first(getenv("KF_RUN_KUBE_NAMESPACE"), k.Kubernetes.Namespace.Value),
+			Context:    cmp.Or(f.KubeContext, getenv("KF_RUN_KUBE_CONTEXT"), k.Kubernetes.Context.Value),
+			Kubeconfig: cmp.Or(homePath(getenv("KF_RUN_KUBECONFIG")), cfgPath(cfg, k.Kubernetes.Kubeconfig.Value)),
+			Service:    cmp.Or(getenv("KF_RUN_KUBE_SERVICE"), k.Kubernetes.Service.Value),
+			Namespace:  cmp.Or(getenv("KF_RUN_KUBE_NAMESPACE"), k.Kubernetes.Namespace.Value),
 			Port:       k.Kubernetes.Port,
 		}
 		if v := getenv("KF_RUN_KUBE_PORT"); v != "" {
@@ -151,15 +152,15 @@ func credentials(f Flags, getenv func(string) string, cfg *config.Config) (host 
 		s.From = level[0].from
 		break
 	}
-	s.LoginURL = first(getenv("KF_RUN_LOGIN_URL"), a.LoginURL.Value)
+	s.LoginURL = cmp.Or(getenv("KF_RUN_LOGIN_URL"), a.LoginURL.Value)
 	s.Headers, s.Cookies = texts(a.Headers), texts(a.Cookies)
 	if s.OIDCAudience != "" {
 		s.OIDCRequestURL, s.OIDCRequestToken = getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 	}
 	s.TLS = auth.TLS{
-		CAFile:   first(homePath(getenv("KF_RUN_CA_FILE")), cfgPath(cfg, k.TLS.CAFile.Value)),
-		CertFile: first(homePath(getenv("KF_RUN_CLIENT_CERT")), cfgPath(cfg, k.TLS.CertFile.Value)),
-		KeyFile:  first(homePath(getenv("KF_RUN_CLIENT_KEY")), cfgPath(cfg, k.TLS.KeyFile.Value)),
+		CAFile:   cmp.Or(homePath(getenv("KF_RUN_CA_FILE")), cfgPath(cfg, k.TLS.CAFile.Value)),
+		CertFile: cmp.Or(homePath(getenv("KF_RUN_CLIENT_CERT")), cfgPath(cfg, k.TLS.CertFile.Value)),
+		KeyFile:  cmp.Or(homePath(getenv("KF_RUN_CLIENT_KEY")), cfgPath(cfg, k.TLS.KeyFile.Value)),
 	}
 	s.TLS.InsecureSkipVerify = k.TLS.InsecureSkipVerify
 	if v := getenv("KF_RUN_INSECURE_SKIP_VERIFY"); v != "" {

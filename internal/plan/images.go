@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -27,8 +28,8 @@ func images(cfg *config.Config, getenv func(string) string, info ci.Info) (Image
 	out := Images{
 		Dir:       ".",
 		KoConfig:  getenv("KO_CONFIG_PATH"),
-		Repo:      first(im.Repo.Value, getenv("KO_DOCKER_REPO")),
-		BaseImage: first(im.BaseImage.Value, getenv("KO_DEFAULTBASEIMAGE")),
+		Repo:      cmp.Or(im.Repo.Value, getenv("KO_DOCKER_REPO")),
+		BaseImage: cmp.Or(im.BaseImage.Value, getenv("KO_DEFAULTBASEIMAGE")),
 		SBOM:      im.SBOM,
 		Insecure:  im.Insecure,
 		Username:  getenv("KF_RUN_REGISTRY_USERNAME"),

@@ -200,8 +200,8 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 	if spec, err = applyPod(cfg, e, spec); err != nil {
 		return nil, err
 	}
-	name := first(e.Name.Value, spec.Name)
-	pl := &Pipeline{Name: name, Source: src, Spec: spec, Timeout: first(f.Timeout, e.Timeout.D, cfg.Defaults.Timeout.D)}
+	name := cmp.Or(e.Name.Value, spec.Name)
+	pl := &Pipeline{Name: name, Source: src, Spec: spec, Timeout: cmp.Or(f.Timeout, e.Timeout.D, cfg.Defaults.Timeout.D)}
 	vars := VarsFrom(info)
 	vars.Pipeline = name
 	render := func(t config.Text, def string) (string, error) {
@@ -217,16 +217,16 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 		}
 		return s
 	}
-	pl.Experiment = first(f.Experiment, must(render(e.Experiment, "")), must(render(cfg.Defaults.Experiment, "")), "Default")
-	pl.RunName = first(f.RunName, must(render(e.RunName, defaultRunName(info))))
+	pl.Experiment = cmp.Or(f.Experiment, must(render(e.Experiment, "")), must(render(cfg.Defaults.Experiment, "")), "Default")
+	pl.RunName = cmp.Or(f.RunName, must(render(e.RunName, defaultRunName(info))))
 	pl.Description = must(render(e.Description, defaultDescription(info)))
 	pl.PipelineName = must(render(e.PipelineName, ""))
 	pl.Version = must(render(e.Version, ""))
 	if pl.Version != "" && pl.PipelineName == "" {
 		pl.PipelineName = name
 	}
-	pl.ServiceAccount = first(e.ServiceAccount.Value, cfg.Defaults.ServiceAccount.Value)
-	pl.PipelineRoot = first(e.PipelineRoot.Value, cfg.Defaults.PipelineRoot.Value)
+	pl.ServiceAccount = cmp.Or(e.ServiceAccount.Value, cfg.Defaults.ServiceAccount.Value)
+	pl.PipelineRoot = cmp.Or(e.PipelineRoot.Value, cfg.Defaults.PipelineRoot.Value)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -312,14 +312,4 @@ func texts(m map[string]config.Text) map[string]string {
 		out[k] = v.Value
 	}
 	return out
-}
-
-func first[T comparable](vs ...T) T {
-	var zero T
-	for _, v := range vs {
-		if v != zero {
-			return v
-		}
-	}
-	return zero
 }

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/kf-run/kf-run/internal/console"
+
 	"fmt"
 	"strings"
 
@@ -68,15 +70,7 @@ func Dotenv(p *plan.Plan) string {
 }
 
 func dotenvKey(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(s) {
-		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '_' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
+	return strings.NewReplacer(".", "_", "-", "_").Replace(console.SafeName(strings.ToUpper(s)))
 }
 
 // dotenvValue percent-encodes spaces and controls, which a dotenv value

@@ -303,16 +303,7 @@ func marker(info ci.Info, key, pipeline string) string {
 
 // markerPart keeps names safe inside an HTML comment: no "-->" or "--".
 func markerPart(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	out := b.String()
+	out := console.SafeName(s)
 	for strings.Contains(out, "--") {
 		out = strings.ReplaceAll(out, "--", "-_")
 	}
