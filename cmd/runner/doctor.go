@@ -21,7 +21,8 @@ import (
 const doctorHelp = `Usage: kf-run doctor [--config FILE] [--host URL] [--namespace NS] [--kube-context CTX]
 
 Checks the connection to Kubeflow without submitting anything: which mode
-the settings select, whether KFP answers, whether it accepts the
+the settings select, whether KFP answers (and which KFP release it
+names), whether it accepts the
 credentials, whether the identity may use the namespace, and, when an
 image repository is configured, whether kf-run may push to it. It prints
 what works and what to fix. The config file is optional (flags and
@@ -70,11 +71,13 @@ func doctorCmd(ctx context.Context, args []string, e env) int {
 
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	multi, err := client.Healthz(ctx)
+	srv, err := client.Server(ctx)
+	multi, known := srv.MultiUser, err == nil
 	var ae *kfp.APIError
 	switch {
 	case err == nil:
 		out.Printf("ok    reach      KFP answers (multi-user: %t)", multi)
+		doctorVersion(out, srv)
 	case errors.As(err, &ae) && ae.Err == nil && (ae.HTTPStatus == http.StatusUnauthorized || ae.HTTPStatus == http.StatusForbidden || (ae.HTTPStatus >= 300 && ae.HTTPStatus < 400)):
 		// A front answered; whether KFP is behind it is for the next check.
 		out.Printf("ok    reach      %s answers (HTTP %d before KFP)", conn.Host, ae.HTTPStatus)
@@ -104,6 +107,13 @@ func doctorCmd(ctx context.Context, args []string, e env) int {
 		} else {
 			out.Printf("ok    access     may list experiments")
 		}
+		if !known {
+			// A front refused healthz before the credentials were
+			// checked; with them it may answer now.
+			if srv, err := client.Server(ctx); err == nil {
+				doctorVersion(out, srv)
+			}
+		}
 	case errors.As(err, &ae) && (ae.HTTPStatus == http.StatusForbidden || ae.GRPCCode == kfp.CodePermissionDenied):
 		out.Printf("ok    auth       credentials accepted")
 		out.Printf("FAIL  access     %v", err)
@@ -120,6 +130,19 @@ func doctorCmd(ctx context.Context, args []string, e env) int {
 	}
 	out.Printf("All checks passed: kf-run can submit to %s.", conn.Host)
 	return exitOK
+}
+
+// doctorVersion prints the KFP release the server names, and what kf-run
+// makes of one it does not know.
+func doctorVersion(out *console.Console, srv kfp.Server) {
+	line := "KFP " + srv.String()
+	if c := srv.ShortCommit(); c != "" {
+		line += " (commit " + c + ")"
+	}
+	if c := srv.Caveat(); c != "" {
+		line += "; " + c
+	}
+	out.Printf("      version    %s", line)
 }
 
 // doctorRegistry checks push access to the image repository, when one is

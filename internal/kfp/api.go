@@ -17,22 +17,11 @@ import (
 
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/experiment_client/experiment_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/experiment_model"
-	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/healthz_client/healthz_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_client/pipeline_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_upload_client/pipeline_upload_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/run_client/run_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/run_model"
 )
-
-// Healthz checks that the server answers as KFP, and whether it runs in
-// multi-user mode.
-func (c *Client) Healthz(ctx context.Context) (multiUser bool, err error) {
-	res, err := c.health.GetHealthz(&healthz_service.GetHealthzParams{Context: ctx}, nil)
-	if err != nil {
-		return false, err
-	}
-	return res.Payload.MultiUser, nil
-}
 
 // filterEquals builds a KFP list filter matching key == value. KFP decodes
 // the filter parameter twice, so it is escaped here once more.

@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-openapi/runtime"
@@ -38,7 +39,6 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/experiment_client/experiment_service"
-	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/healthz_client/healthz_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_client/pipeline_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_upload_client/pipeline_upload_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/run_client/run_service"
@@ -92,7 +92,6 @@ type Client struct {
 	experiments *experiment_service.Client
 	pipelines   *pipeline_service.Client
 	uploads     *pipeline_upload_service.Client
-	health      *healthz_service.Client
 	log         *slog.Logger
 	hint        func(*APIError) string
 	pods        PodLogReader
@@ -103,6 +102,10 @@ type Client struct {
 	reconcileFor time.Duration
 	now          func() time.Time
 	sleep        func(context.Context, time.Duration) error
+
+	// srv is the server's healthz answer, read once (Server).
+	srvMu sync.Mutex
+	srv   *Server
 }
 
 // New makes a Client for t. It does no I/O.
@@ -183,7 +186,6 @@ func New(t Target, o Options) (*Client, error) {
 		experiments:  experiment_service.New(tr, strfmt.Default),
 		pipelines:    pipeline_service.New(tr, strfmt.Default),
 		uploads:      pipeline_upload_service.New(tr, strfmt.Default),
-		health:       healthz_service.New(tr, strfmt.Default),
 		log:          log,
 		hint:         o.Hint,
 		pods:         o.Pods,
