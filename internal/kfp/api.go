@@ -17,7 +17,6 @@ import (
 
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/experiment_client/experiment_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/experiment_model"
-	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_client/pipeline_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_upload_client/pipeline_upload_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/run_client/run_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/run_model"
@@ -25,6 +24,13 @@ import (
 
 // filterEquals builds a KFP list filter matching key == value. KFP decodes
 // the filter parameter twice, so it is escaped here once more.
+//
+// Names are looked up with the key "name": on every KFP from 2.0 to 2.17
+// it maps to the unique Name column of experiments, pipelines and
+// versions (model/*.go APIToModelFieldMap). "display_name" mapped there
+// too up to 2.13; from 2.14 (kubeflow/pipelines#11952) it maps to the new,
+// non-unique DisplayName of pipelines and versions, which the UI or the
+// SDK may set apart from the name.
 func filterEquals(key, value string) *string {
 	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
 		"key": key, "operation": "EQUALS", "string_value": value,
@@ -46,12 +52,13 @@ func (c *Client) ns() *string {
 // target namespace, or "" if there is none.
 func (c *Client) FindExperiment(ctx context.Context, name string) (string, error) {
 	res, err := c.experiments.ListExperiments(&experiment_service.ListExperimentsParams{
-		Context: ctx, Filter: filterEquals("display_name", name), Namespace: c.ns(), PageSize: ptr(int32(2)),
+		Context: ctx, Filter: filterEquals("name", name), Namespace: c.ns(), PageSize: ptr(int32(2)),
 	})
 	if err != nil {
 		return "", err
 	}
 	for _, e := range res.Payload.Experiments {
+		// An experiment's display_name is its unique name on every KFP.
 		if e.DisplayName == name {
 			return e.ExperimentID, nil
 		}
@@ -91,17 +98,45 @@ func (c *Client) EnsureExperiment(ctx context.Context, name string) (id string, 
 	return id, nil
 }
 
+// named is a pipeline or version in a list answer. The generated 2.0.5
+// models lack name (KFP ≥ 2.14), so list answers are decoded here.
+type named struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+}
+
+// uniqueName is the unique name KFP keys the item by: name from KFP 2.14,
+// display_name (then the same column) before.
+func (n named) uniqueName() string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return n.DisplayName
+}
+
+// listByName is the query of a list call for the item named name.
+func listByName(name, namespace string) url.Values {
+	q := url.Values{"filter": {*filterEquals("name", name)}, "page_size": {"2"}}
+	if namespace != "" {
+		q.Set("namespace", namespace)
+	}
+	return q
+}
+
 // FindPipeline returns the id of the pipeline named name (in the target
 // namespace), or "". KFP 2.0.x's GetPipelineByName always fails, so it lists.
 func (c *Client) FindPipeline(ctx context.Context, name string) (string, error) {
-	res, err := c.pipelines.ListPipelines(&pipeline_service.ListPipelinesParams{
-		Context: ctx, Filter: filterEquals("display_name", name), Namespace: c.ns(), PageSize: ptr(int32(2)),
-	}, nil)
-	if err != nil {
+	var res struct {
+		Pipelines []struct {
+			named
+			PipelineID string `json:"pipeline_id"`
+		} `json:"pipelines"`
+	}
+	if err := c.getJSON(ctx, "ListPipelines", "/apis/v2beta1/pipelines", listByName(name, c.target.Namespace), &res); err != nil {
 		return "", err
 	}
-	for _, p := range res.Payload.Pipelines {
-		if p.DisplayName == name {
+	for _, p := range res.Pipelines {
+		if p.uniqueName() == name {
 			return p.PipelineID, nil
 		}
 	}
@@ -118,15 +153,20 @@ type Version struct {
 // FindVersion returns pipeline pipelineID's version named name; its ID is
 // "" when there is none.
 func (c *Client) FindVersion(ctx context.Context, pipelineID, name string) (Version, error) {
-	res, err := c.pipelines.ListPipelineVersions(&pipeline_service.ListPipelineVersionsParams{
-		Context: ctx, PipelineID: pipelineID, Filter: filterEquals("display_name", name), PageSize: ptr(int32(2)),
-	}, nil)
-	if err != nil {
+	var res struct {
+		Versions []struct {
+			named
+			PipelineVersionID string `json:"pipeline_version_id"`
+			Description       string `json:"description"`
+		} `json:"pipeline_versions"`
+	}
+	path := "/apis/v2beta1/pipelines/" + pipelineID + "/versions"
+	if err := c.getJSON(ctx, "ListPipelineVersions", path, listByName(name, ""), &res); err != nil {
 		return Version{}, err
 	}
-	for _, v := range res.Payload.PipelineVersions {
-		if v.DisplayName == name {
-			return Version{ID: v.PipelineVersionID, Name: v.DisplayName, Description: v.Description}, nil
+	for _, v := range res.Versions {
+		if v.uniqueName() == name {
+			return Version{ID: v.PipelineVersionID, Name: v.uniqueName(), Description: v.Description}, nil
 		}
 	}
 	return Version{}, nil

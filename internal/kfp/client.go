@@ -39,7 +39,6 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/experiment_client/experiment_service"
-	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_client/pipeline_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/pipeline_upload_client/pipeline_upload_service"
 	"github.com/kubeflow/pipelines/backend/api/v2beta1/go_http_client/run_client/run_service"
 )
@@ -90,7 +89,6 @@ type Client struct {
 	http        *http.Client // retrying client with auth, for non-generated calls
 	runs        *run_service.Client
 	experiments *experiment_service.Client
-	pipelines   *pipeline_service.Client
 	uploads     *pipeline_upload_service.Client
 	log         *slog.Logger
 	hint        func(*APIError) string
@@ -184,7 +182,6 @@ func New(t Target, o Options) (*Client, error) {
 		http:         hc,
 		runs:         run_service.New(tr, strfmt.Default),
 		experiments:  experiment_service.New(tr, strfmt.Default),
-		pipelines:    pipeline_service.New(tr, strfmt.Default),
 		uploads:      pipeline_upload_service.New(tr, strfmt.Default),
 		log:          log,
 		hint:         o.Hint,
