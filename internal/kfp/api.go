@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -85,17 +84,42 @@ func (c *Client) EnsureExperiment(ctx context.Context, name string) (id string, 
 		id, err = c.FindExperiment(ctx, name)
 		return id != "", err
 	})
-	var ae *APIError
-	if errors.As(err, &ae) && ae.HTTPStatus == http.StatusConflict {
+	if IsAlreadyExists(err) {
 		// A parallel job created it first.
-		if fid, ferr := c.FindExperiment(ctx, name); ferr == nil && fid != "" {
+		fid, ferr := c.FindExperiment(ctx, name)
+		switch {
+		case ferr != nil:
+			return "", err
+		case fid != "":
 			return fid, nil
 		}
+		return "", c.hiddenDuplicate(err, fmt.Sprintf("experiment %q", name), true)
 	}
 	if err != nil {
 		return "", err
 	}
 	return id, nil
+}
+
+// hiddenDuplicate explains a create that KFP refused as a duplicate when
+// kf-run then cannot find what it clashes with. what names it; namespaced
+// is true for experiments and pipelines, which live in a namespace.
+func (c *Client) hiddenDuplicate(err error, what string, namespaced bool) error {
+	ae, ok := err.(*APIError)
+	if !ok || !IsAlreadyExists(err) {
+		return err
+	}
+	e := *ae
+	where := ""
+	if namespaced {
+		where = " (another namespace may hold it, or these credentials may not see it)"
+		if c.target.Namespace != "" {
+			where = " in namespace " + c.target.Namespace + where
+		}
+	}
+	hint := fmt.Sprintf("KFP says %s already exists, yet kf-run finds none of that name%s: choose another name, or have that one deleted at KFP", what, where)
+	e.Hint = strings.TrimPrefix(e.Hint+". "+hint, ". ")
+	return &e
 }
 
 // named is a pipeline or version in a list answer. The generated 2.0.5
@@ -194,9 +218,14 @@ func (c *Client) UploadPipeline(ctx context.Context, name, description string, s
 		return err
 	}, find)
 	if err != nil {
-		// KFP answers 500 "already exists" when a parallel job uploaded it.
-		if found, ferr := find(ctx); ferr != nil || !found {
+		// A parallel job uploaded it (KFP answers a duplicate with 500 up
+		// to 2.0.x, 409 from 2.1): take that one.
+		found, ferr := find(ctx)
+		switch {
+		case ferr != nil:
 			return "", "", err
+		case !found:
+			return "", "", c.hiddenDuplicate(err, fmt.Sprintf("pipeline %q", name), true)
 		}
 	}
 	// The upload answer carries no version id: the first version has the
@@ -229,9 +258,14 @@ func (c *Client) UploadVersion(ctx context.Context, pipelineID, name, descriptio
 		return err
 	}, find)
 	if err != nil {
-		// KFP answers 500 "already exists" when a parallel job uploaded it.
-		if found, ferr := find(ctx); ferr != nil || !found {
+		// A parallel job uploaded it (KFP answers a duplicate with 500 up
+		// to 2.0.x, 409 from 2.1): take that one.
+		found, ferr := find(ctx)
+		switch {
+		case ferr != nil:
 			return "", err
+		case !found:
+			return "", c.hiddenDuplicate(err, fmt.Sprintf("version %q of the pipeline", name), false)
 		}
 	}
 	return id, nil

@@ -17,7 +17,10 @@ const (
 	CodeNotFound         = 5
 	CodeAlreadyExists    = 6
 	CodePermissionDenied = 7
-	CodeUnauthenticated  = 16
+	// CodeAborted is what KFP's NewBadRequestError answers (HTTP 409,
+	// like CodeAlreadyExists): not a duplicate.
+	CodeAborted         = 10
+	CodeUnauthenticated = 16
 )
 
 // APIError is any failed KFP call: an answer that is not a 200 with JSON,
@@ -76,6 +79,31 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &ae) && ae.HTTPStatus == http.StatusNotFound
 }
 
+// IsAlreadyExists reports whether err is KFP saying that what was to be
+// created exists already. KFP's versions say so differently:
+//   - the gRPC calls (experiments, runs): HTTP 409 with code 6; 409 with
+//     code 10 (Aborted) is KFP's "bad request", not a duplicate;
+//   - the upload handlers, KFP 2.0.x: HTTP 500 text/plain with JSON
+//     {"error_message": "... Already exist error: ..."};
+//   - the upload handlers, KFP ≥ 2.1 (kubeflow/pipelines#10546): HTTP 409
+//     application/json {"error_message","error_details"}, no code, and
+//     from 2.15 only "Failed to create a pipeline version".
+func IsAlreadyExists(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Err != nil {
+		return false
+	}
+	switch {
+	case ae.GRPCCode == CodeAlreadyExists:
+		return true
+	case ae.GRPCCode != 0:
+		return false
+	case ae.HTTPStatus == http.StatusConflict:
+		return true
+	}
+	return ae.HTTPStatus == http.StatusInternalServerError && strings.Contains(strings.ToLower(ae.Message), "already exist")
+}
+
 // ambiguous reports whether a failed create may nevertheless have created
 // something: the request may have reached the server but the answer was lost.
 func ambiguous(err error) bool {
@@ -112,8 +140,15 @@ func newAPIError(op string, status int, contentType, location string, body io.Re
 	if body != nil {
 		b, _ = io.ReadAll(io.LimitReader(body, 64<<10))
 	}
-	// KFP's gateway: {"error","code","message"}; its upload handlers:
-	// {"error_message","error_details"}.
+	// The shapes of KFP's error answers, by where they come from:
+	//   - grpc-gateway v1 (KFP ≤ 2.13): {"error","code","message","details"};
+	//   - grpc-gateway v2 (KFP ≥ 2.14, kubeflow/pipelines#12067): the
+	//     same without "error";
+	//   - the upload handlers: {"error_message","error_details"}, sent
+	//     as text/plain by KFP 2.0.x (the Content-Type is sniffed);
+	//   - http.Error, plain text (KFP ≥ 2.15: a name too long, a
+	//     namespace required): "Invalid input error: Pipeline.Name
+	//     length cannot exceed 128".
 	var gw struct {
 		Code         int    `json:"code"`
 		Message      string `json:"message"`
@@ -122,7 +157,7 @@ func newAPIError(op string, status int, contentType, location string, body io.Re
 	}
 	if json.Unmarshal(b, &gw) == nil {
 		e.GRPCCode = gw.Code
-		e.Message = cmp.Or(gw.Message, gw.Error, gw.ErrorMessage)
+		e.Message = squeeze(cmp.Or(gw.Message, gw.Error, gw.ErrorMessage))
 	}
 	if e.Message == "" {
 		txt := strings.TrimSpace(string(b))
@@ -135,10 +170,27 @@ func newAPIError(op string, status int, contentType, location string, body io.Re
 		case txt == "":
 			e.Message = http.StatusText(status)
 		default:
-			e.Message = txt
+			e.Message = squeeze(txt)
 		}
 	}
+	if strings.Contains(e.Message, "length cannot exceed") {
+		e.Hint = "KFP 2.15 and later limit lengths (experiment and pipeline names 128 bytes, version names 127, namespaces 63): shorten the one the message names"
+	}
 	return e
+}
+
+// squeeze drops the repeats KFP's wrapping leaves in a message ("Failed to
+// create a pipeline version: Failed to create a pipeline version: ...").
+func squeeze(msg string) string {
+	parts := strings.Split(msg, ": ")
+	out := parts[:0]
+	for _, p := range parts {
+		if len(out) > 0 && out[len(out)-1] == p {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ": ")
 }
 
 func jitter(n int64) int64 {
