@@ -68,6 +68,9 @@ func (c *Client) FindExperiment(ctx context.Context, name string) (string, error
 // EnsureExperiment returns the id of the experiment named name, creating it
 // in the target namespace if it does not exist.
 func (c *Client) EnsureExperiment(ctx context.Context, name string) (id string, err error) {
+	if err := CheckName(ExperimentName, name); err != nil {
+		return "", err
+	}
 	if id, err = c.FindExperiment(ctx, name); err != nil || id != "" {
 		return id, err
 	}
@@ -199,6 +202,9 @@ func (c *Client) FindVersion(ctx context.Context, pipelineID, name string) (Vers
 // UploadPipeline uploads spec (YAML) as a new pipeline named name, and
 // returns the pipeline id and the id of its first version.
 func (c *Client) UploadPipeline(ctx context.Context, name, description string, spec []byte) (pipelineID, versionID string, err error) {
+	if err := CheckName(PipelineName, name); err != nil {
+		return "", "", err
+	}
 	find := func(ctx context.Context) (bool, error) {
 		id, err := c.FindPipeline(ctx, name)
 		pipelineID = id
@@ -239,6 +245,9 @@ func (c *Client) UploadPipeline(ctx context.Context, name, description string, s
 
 // UploadVersion uploads spec as version name of pipeline pipelineID.
 func (c *Client) UploadVersion(ctx context.Context, pipelineID, name, description string, spec []byte) (id string, err error) {
+	if err := CheckName(VersionName, name); err != nil {
+		return "", err
+	}
 	find := func(ctx context.Context) (bool, error) {
 		v, err := c.FindVersion(ctx, pipelineID, name)
 		id = v.ID

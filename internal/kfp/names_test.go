@@ -123,3 +123,56 @@ func TestFindByUniqueName(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		kind NameKind
+		n    int
+		ok   bool
+	}{
+		{ExperimentName, 128, true},
+		{ExperimentName, 129, false},
+		{PipelineName, 127, true},
+		// KFP takes 128 for the pipeline, but its first version (named
+		// after it) holds 127.
+		{PipelineName, 128, false},
+		{VersionName, 127, true},
+		{VersionName, 128, false},
+		{VersionName, 0, false},
+	}
+	for _, tt := range tests {
+		err := CheckName(tt.kind, strings.Repeat("a", tt.n))
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckName(%s, %d bytes) = %v, want ok=%t", tt.kind, tt.n, err, tt.ok)
+		}
+	}
+	// KFP counts bytes: 64 two-byte runes are 128 bytes.
+	if err := CheckName(VersionName, strings.Repeat("é", 64)); err == nil || !strings.Contains(err.Error(), "128 bytes long; KFP 2.15 and later accept at most 127") {
+		t.Errorf("CheckName(64 × é) = %v", err)
+	}
+}
+
+// The client refuses a name KFP ≥ 2.15 would refuse before sending
+// anything.
+func TestLongNamesNotSent(t *testing.T) {
+	t.Parallel()
+	f := &fakeKFP{answers: map[string][]func(http.ResponseWriter, *http.Request){}}
+	c := newTestClient(t, f, Target{})
+	ctx := context.Background()
+	long := strings.Repeat("x", 200)
+	if _, err := c.EnsureExperiment(ctx, long); err == nil {
+		t.Error("EnsureExperiment took a 200-byte name")
+	}
+	if _, _, err := c.UploadPipeline(ctx, long, "", []byte("x")); err == nil {
+		t.Error("UploadPipeline took a 200-byte name")
+	}
+	if _, err := c.UploadVersion(ctx, "p1", long, "", []byte("x")); err == nil {
+		t.Error("UploadVersion took a 200-byte name")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.seen) != 0 {
+		t.Errorf("%d requests sent, want none", len(f.seen))
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/config"
+	"github.com/kf-run/kf-run/internal/kfp"
 	"github.com/kf-run/kf-run/internal/pipelinespec"
 )
 
@@ -217,18 +218,30 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 		}
 		return s
 	}
-	pl.Experiment = cmp.Or(f.Experiment, must(render(e.Experiment, "")), must(render(cfg.Defaults.Experiment, "")), "Default")
+	// Each name KFP stores remembers the key it came from, for errors.
+	exp := []nameFrom{{f.Experiment, "--experiment", 0}, {must(render(e.Experiment, "")), "experiment", e.Experiment.Line},
+		{must(render(cfg.Defaults.Experiment, "")), "defaults.experiment", cfg.Defaults.Experiment.Line}, {"Default", "", 0}}
+	expFrom := exp[slices.IndexFunc(exp, func(n nameFrom) bool { return n.value != "" })]
+	pl.Experiment = expFrom.value
 	pl.RunName = cmp.Or(f.RunName, must(render(e.RunName, defaultRunName(info))))
 	pl.Description = must(render(e.Description, defaultDescription(info)))
-	pl.PipelineName = must(render(e.PipelineName, ""))
-	pl.Version = must(render(e.Version, ""))
+	pipeFrom := nameFrom{must(render(e.PipelineName, "")), "pipeline_name", e.PipelineName.Line}
+	verFrom := nameFrom{must(render(e.Version, "")), "version", e.Version.Line}
+	pl.PipelineName, pl.Version = pipeFrom.value, verFrom.value
 	if pl.Version != "" && pl.PipelineName == "" {
 		pl.PipelineName = name
+		pipeFrom = nameFrom{name, "name", e.Name.Line}
+		if e.Name.Value == "" {
+			pipeFrom.key = "the spec's pipeline name"
+		}
 	}
 	pl.ServiceAccount = cmp.Or(e.ServiceAccount.Value, cfg.Defaults.ServiceAccount.Value)
 	pl.PipelineRoot = cmp.Or(e.PipelineRoot.Value, cfg.Defaults.PipelineRoot.Value)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if err := checkNames(cfg.Path, src, expFrom, pipeFrom, verFrom, pl.PipelineName != ""); err != nil {
+		return nil, err
 	}
 
 	pl.Parameters = map[string]any{}
@@ -253,6 +266,39 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 		return nil, fmt.Errorf("%s: pipeline %q: %w", src, name, err)
 	}
 	return pl, nil
+}
+
+// nameFrom is a rendered name and the config key (or flag) it came from.
+type nameFrom struct {
+	value string
+	key   string // "version", "--experiment"; "" for kf-run's own default
+	line  int
+}
+
+// checkNames refuses, before anything is sent, the names KFP 2.15 and
+// later would refuse (kfp.CheckName), each error at the config key the
+// name came from. uploads says whether the pipeline and its version go up.
+func checkNames(path, entry string, exp, pipe, ver nameFrom, uploads bool) error {
+	check := func(kind kfp.NameKind, n nameFrom) error {
+		err := kfp.CheckName(kind, n.value)
+		switch {
+		case err == nil:
+			return nil
+		case strings.HasPrefix(n.key, "--"):
+			return fmt.Errorf("%s: %w", n.key, err)
+		case n.line > 0:
+			return &config.Error{File: path, Line: n.line, Msg: fmt.Sprintf("%s: %v", n.key, err)}
+		}
+		return fmt.Errorf("%s: %s: %w", entry, n.key, err)
+	}
+	errs := []error{check(kfp.ExperimentName, exp)}
+	if uploads {
+		errs = append(errs, check(kfp.PipelineName, pipe))
+		if ver.value != "" {
+			errs = append(errs, check(kfp.VersionName, ver))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func declares(s *pipelinespec.Spec, name string) bool {

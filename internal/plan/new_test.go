@@ -132,6 +132,72 @@ pipelines:
 	}
 }
 
+// Names longer than KFP 2.15 and later accept are config errors, at the
+// key they came from, before anything is sent: templates are rendered
+// first, since a branch name can make a name long.
+func TestNewNameLengths(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("n", 128)
+	branch := ci.Info{Provider: ci.GitHub, ShortSHA: "0123456", Branch: strings.Repeat("b", 126)}
+	tests := []struct {
+		name  string
+		cfg   string
+		flags Flags
+		info  ci.Info
+		want  string // "" means no error
+	}{
+		{"version of 127 bytes", `version: "` + long[:127] + `"`, Flags{}, gh, ""},
+		{"version of 128 bytes", `version: "` + long + `"`, Flags{}, gh,
+			`kf-run.yaml:5: version: pipeline version name "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…" is 128 bytes long; KFP 2.15 and later accept at most 127: shorten it`},
+		{"rendered version", `version: "{{ .Git.Branch }}-{{ .Git.ShortSHA }}"`, Flags{}, branch,
+			`kf-run.yaml:5: version: pipeline version name "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb…" is 134 bytes long`},
+		{"pipeline_name", `pipeline_name: "` + long + `"`, Flags{}, gh, `kf-run.yaml:5: pipeline_name: pipeline name "nnn`},
+		{"entry name as pipeline name", `version: v1`, Flags{}, gh, ""},
+		{"experiment", `experiment: "` + long + `x"`, Flags{}, gh, `kf-run.yaml:5: experiment: experiment name "nnn`},
+		{"experiment of 128 bytes", `experiment: "` + long + `"`, Flags{}, gh, ""},
+		{"--experiment", `version: v1`, Flags{Experiment: long + "x"}, gh, `--experiment: experiment name "nnn`},
+		{"inline run: no pipeline name to check", `experiment: e`, Flags{}, gh, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := loadConfig(t, `kubeflow: {host: "http://kfp"}
+pipelines:
+  - name: train
+    spec: SPEC
+    `+tt.cfg+`
+    parameters: {dataset: x}
+`)
+			_, err := New(Input{Config: cfg, Flags: tt.flags, CI: tt.info})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				return
+			}
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New error = %v\nwant a *UsageError with %q", err, tt.want)
+			}
+		})
+	}
+	// The entry's name becomes the pipeline's name when only version is set.
+	cfg := loadConfig(t, `kubeflow: {host: "http://kfp"}
+defaults: {experiment: "ci-{{ .Git.Branch }}"}
+pipelines:
+  - name: "`+long+`"
+    spec: SPEC
+    version: v1
+    parameters: {dataset: x}
+`)
+	_, err := New(Input{Config: cfg, CI: branch})
+	for _, want := range []string{`kf-run.yaml:4: name: pipeline name "nnn`, `kf-run.yaml:2: defaults.experiment: experiment name "ci-bbb`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New error = %v\nwant %q", err, want)
+		}
+	}
+}
+
 func TestNewFromSpecFlag(t *testing.T) {
 	t.Parallel()
 	p, err := New(Input{Flags: Flags{Spec: spec, Host: "http://kfp:8888", Params: []string{"dataset=gs://x", "epochs=7"}, NoWait: true, RunName: "r1"}, CI: ci.Info{Provider: ci.Local}})

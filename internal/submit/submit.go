@@ -136,10 +136,6 @@ func uploadVersion(ctx context.Context, api API, p *plan.Pipeline, s *plan.Submi
 // hash of the spec kf-run uploaded as that version.
 const contentKey = "kf-run-content: "
 
-// maxVersionName is the longest version name KFP stores (its Name column
-// is a varchar(255)).
-const maxVersionName = 255
-
 // contentHash is the sha256 of the exact bytes uploaded: what KFP stores
 // and runs. Equal bytes are the same pipeline; a spec that differs only in
 // encoding (another kf-run release) counts as another, which costs an
@@ -168,11 +164,12 @@ func contentOf(description string) string {
 
 // contentName is the name of version for a spec other than the one KFP
 // holds under that name: the name, a dash and the hash's first 8 hex
-// digits, cut to KFP's length limit.
+// digits, the name cut so the whole stays within kfp.MaxVersionName (KFP
+// 2.15 and later refuse longer ones).
 func contentName(version, hash string) string {
 	suffix := "-" + strings.TrimPrefix(hash, "sha256:")[:8]
-	if len(version)+len(suffix) > maxVersionName {
-		version = version[:maxVersionName-len(suffix)]
+	if len(version)+len(suffix) > kfp.MaxVersionName {
+		version = version[:kfp.MaxVersionName-len(suffix)]
 		for !utf8.ValidString(version) {
 			version = version[:len(version)-1]
 		}

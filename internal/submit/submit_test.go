@@ -232,13 +232,17 @@ func TestContentName(t *testing.T) {
 	hash := "sha256:1a2b3c4d" + strings.Repeat("e", 56)
 	tests := []struct{ version, want string }{
 		{"abc1234", "abc1234-1a2b3c4d"},
-		{strings.Repeat("v", 300), strings.Repeat("v", 246) + "-1a2b3c4d"},
+		// The longest version name a config may give (kfp.MaxVersionName)
+		// still leaves room for the hash: KFP 2.15 and later refuse a
+		// version name over 127 bytes.
+		{strings.Repeat("v", 127), strings.Repeat("v", 118) + "-1a2b3c4d"},
+		{strings.Repeat("v", 118), strings.Repeat("v", 118) + "-1a2b3c4d"},
 		// Cut on a character, not inside one.
-		{strings.Repeat("v", 245) + "é" + "tail", strings.Repeat("v", 245) + "-1a2b3c4d"},
+		{strings.Repeat("v", 117) + "é" + "tail", strings.Repeat("v", 117) + "-1a2b3c4d"},
 	}
 	for _, tt := range tests {
 		got := contentName(tt.version, hash)
-		if got != tt.want || len(got) > 255 || !utf8.ValidString(got) {
+		if got != tt.want || kfp.CheckName(kfp.VersionName, got) != nil || !utf8.ValidString(got) {
 			t.Errorf("contentName(%.20q…) = %q (%d bytes), want %q", tt.version, got, len(got), tt.want)
 		}
 	}
