@@ -236,6 +236,20 @@ func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *conso
 	end := out.Group("Submit to " + p.Target.Host)
 	defer end()
 	var unreachable error
+	// The release goes into the report; kf-run's calls work on every KFP
+	// from 2.0 on, so a healthz that fails stops nothing here (an
+	// unreachable server is said by the first submit).
+	switch srv, err := client.Server(ctx); {
+	case err == nil:
+		p.Server = srv
+		line := "KFP " + srv.String()
+		if c := srv.Caveat(); c != "" {
+			line += ": " + c
+		}
+		out.Printf("%s", line)
+	case !kfp.IsUnreachable(err):
+		out.Printf("KFP release unknown: %v", err)
+	}
 	for _, pl := range p.Pipelines {
 		if ctx.Err() != nil {
 			pl.Err = ctx.Err()

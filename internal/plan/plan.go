@@ -4,7 +4,7 @@
 // environment and the flags; after that no stage reads env vars, flags or
 // files again (build reads .ko.yaml and the Go sources it builds). Each
 // stage writes only its own fields: build writes Images.Built,
-// Pipeline.Images and the pinned Pipeline.Spec, submit writes
+// Pipeline.Images and the pinned Pipeline.Spec, submit writes Server and
 // Pipeline.Submission, wait writes Pipeline.Outcome; report only reads.
 //
 // It does no I/O of its own beyond reading the spec files named by the config.
@@ -44,6 +44,9 @@ type Plan struct {
 	SummaryFile string
 	// Images says how ko:// step images are built; build writes Images.Built.
 	Images Images
+	// Server is the KFP server as its healthz describes it (release,
+	// multi-user), written by submit; zero when it did not answer.
+	Server kfp.Server
 }
 
 // Images is how the build stage builds ko:// images: kf-run.yaml's images

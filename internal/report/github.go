@@ -96,7 +96,9 @@ func appendFile(path, s string) (err error) {
 type output struct{ name, value string }
 
 // outputList names the outputs: run-id, run-url and state for the first
-// pipeline, and <name>-run-id... for each when there are several.
+// pipeline, and <name>-run-id... for each when there are several; and
+// kfp-version, the release the KFP server names (healthz tag_name), when
+// it answered.
 func outputList(p *plan.Plan) []output {
 	var out []output
 	add := func(prefix string, pl *plan.Pipeline) {
@@ -115,6 +117,9 @@ func outputList(p *plan.Plan) []output {
 		for i, pl := range p.Pipelines {
 			add(names[i]+"-", pl)
 		}
+	}
+	if p.Server.Tag != "" {
+		out = append(out, output{"kfp-version", p.Server.Tag})
 	}
 	return out
 }

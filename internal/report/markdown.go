@@ -280,6 +280,9 @@ func (r *renderer) facts(b *strings.Builder) {
 	} else if pl.Experiment != "" {
 		lines = append(lines, "**Experiment:** "+code(r.text(pl.Experiment), 100))
 	}
+	if p.Server.Tag != "" {
+		lines = append(lines, "**KFP:** "+code(r.text(p.Server.String()), 100))
+	}
 	if c := commit(p.CI); c != "" {
 		lines = append(lines, "**Commit:** "+c)
 	}
