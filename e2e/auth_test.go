@@ -392,7 +392,7 @@ func TestAuthTLS(t *testing.T) {
 		code int
 		want string
 	}{
-		{"unknown CA", nil, 1, "certificate signed by unknown authority"},
+		{"unknown CA", nil, 1, "signed by an unknown authority"},
 		{"CA bundle", []string{"KF_RUN_CA_FILE=" + caFile}, 0, "SUCCEEDED"},
 		{"insecure", []string{"KF_RUN_INSECURE_SKIP_VERIFY=true"}, 0, "TLS verification is OFF"},
 	}

@@ -291,6 +291,11 @@ func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *conso
 func waitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console, o wait.Options) {
 	end := out.Group("Wait for runs")
 	defer end()
+	// The release orders the pod names tried for failure logs.
+	o.KFPMinor = -1
+	if p.Server.Known() && p.Server.Release.Major == 2 {
+		o.KFPMinor = p.Server.Release.Minor
+	}
 	o.OnEvent = func(ev wait.Event) { out.Printf("%s", ev) }
 	if o.OnPoll == nil {
 		o.OnPoll = func(name string, run kfp.Run, tasks []kfp.Task) {
