@@ -328,6 +328,21 @@ var argoPhases = map[string]wfv1.NodePhase{
 	"Failed": wfv1.NodeFailed, "Error": wfv1.NodeError, "Skipped": wfv1.NodeSkipped, "Omitted": wfv1.NodeOmitted,
 }
 
+// runLocked takes the sandbox lock for a control call on runID and finds
+// its simulation; the caller defers release. op names the call in errors.
+func (s *Sandbox) runLocked(op, runID string) (r *runSim, release func(), err error) {
+	if !s.acquire(context.Background(), "sandbox call") {
+		return nil, nil, fmt.Errorf("sandbox closed")
+	}
+	s.discoverLocked()
+	r, ok := s.byRunID[runID]
+	if !ok {
+		s.release()
+		return nil, nil, fmt.Errorf("%s %q: %w", op, runID, ErrUnknownRun)
+	}
+	return r, s.release, nil
+}
+
 func isFinal(p wfv1.NodePhase) bool {
 	return p != wfv1.NodePending && p != wfv1.NodeRunning && p != ""
 }
@@ -337,15 +352,11 @@ func isFinal(p wfv1.NodePhase) bool {
 // run is Running, Succeeded when it Succeeded and Omitted when it failed,
 // like the persistence agent would see them.
 func (s *Sandbox) AdvanceRun(runID string, a Advance) error {
-	if !s.acquire(context.Background(), "sandbox call") {
-		return fmt.Errorf("sandbox closed")
+	r, release, err := s.runLocked("advance run", runID)
+	if err != nil {
+		return err
 	}
-	defer s.release()
-	s.discoverLocked()
-	r, ok := s.byRunID[runID]
-	if !ok {
-		return fmt.Errorf("advance run %q: %w", runID, ErrUnknownRun)
-	}
+	defer release()
 	phase, ok := argoPhases[a.Phase]
 	if !ok || phase == wfv1.NodeSkipped || phase == wfv1.NodeOmitted {
 		return fmt.Errorf("advance run %q: phase %q is not one of Pending, Running, Succeeded, Failed, Error", runID, a.Phase)

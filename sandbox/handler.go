@@ -269,15 +269,11 @@ func (s *Sandbox) podLogs(w http.ResponseWriter, r *http.Request) {
 // Workflow returns the Argo workflow KFP compiled for a run, with the status
 // the sandbox last reported, as JSON.
 func (s *Sandbox) Workflow(runID string) ([]byte, error) {
-	if !s.acquire(context.Background(), "sandbox call") {
-		return nil, fmt.Errorf("sandbox closed")
+	r, release, err := s.runLocked("workflow of run", runID)
+	if err != nil {
+		return nil, err
 	}
-	defer s.release()
-	s.discoverLocked()
-	r, ok := s.byRunID[runID]
-	if !ok {
-		return nil, fmt.Errorf("workflow of run %q: %w", runID, ErrUnknownRun)
-	}
+	defer release()
 	return json.Marshal(r.wf)
 }
 

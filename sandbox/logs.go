@@ -32,15 +32,11 @@ import (
 // it was last reported, as when a live workflow is deleted. KFP's own run
 // record is kept, and a retry creates the workflow again.
 func (s *Sandbox) GCRun(runID string) error {
-	if !s.acquire(context.Background(), "sandbox call") {
-		return fmt.Errorf("sandbox closed")
+	r, release, err := s.runLocked("gc run", runID)
+	if err != nil {
+		return err
 	}
-	defer s.release()
-	s.discoverLocked()
-	r, ok := s.byRunID[runID]
-	if !ok {
-		return fmt.Errorf("gc run %q: %w", runID, ErrUnknownRun)
-	}
+	defer release()
 	if r.deletedAt.IsZero() {
 		r.deletedAt = s.clock.Now()
 	}

@@ -382,23 +382,16 @@ func workflowName(nodes []Node) string {
 // entryAt finds the unused entry at node name (display) by its children:
 // the entry that lists the ID of one of name's possible children.
 func entryAt(name, display string, nodes []Node, owner map[string]int, used map[int]bool, displays []string, wf string) int {
-	for _, prefix := range []string{name + "."} {
-		hb := fnvAdd(fnvOffset, prefix)
+	// A DAG's children extend its own name; a loop group's iterations or a
+	// Retry node's attempts extend its parent's name with its display
+	// name and a suffix.
+	up, isChild := strings.CutSuffix(name, "."+display)
+	for _, base := range []string{name, up} {
 		for _, d := range displays {
-			if j, ok := owner[wf+"-"+strconv.FormatUint(uint64(fnvAdd(hb, d)), 10)]; ok && !used[j] && nodes[j].Name == display {
-				return j
-			}
-		}
-	}
-	// A loop group or a Retry node: its children extend its parent's name
-	// with its own display name and a suffix.
-	if up, ok := strings.CutSuffix(name, "."+display); ok {
-		hb := fnvAdd(fnvOffset, up+".")
-		for _, d := range displays {
-			if !strings.HasPrefix(d, display+"(") {
+			if base == up && (!isChild || !strings.HasPrefix(d, display+"(")) {
 				continue
 			}
-			if j, ok := owner[wf+"-"+strconv.FormatUint(uint64(fnvAdd(hb, d)), 10)]; ok && !used[j] && nodes[j].Name == display {
+			if j, ok := owner[argoNodeID(wf, base+"."+d)]; ok && !used[j] && nodes[j].Name == display {
 				return j
 			}
 		}
