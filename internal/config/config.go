@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	tparse "text/template/parse"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -41,6 +41,8 @@ type Config struct {
 	// secretUses are the places a secret variable was expanded into a
 	// pipeline parameter (see checkSecretParameters).
 	secretUses []secretUse
+	// Unset are the ${VAR}s LoadOffline found unset (read as empty).
+	Unset []UnsetVar `yaml:"-"`
 }
 
 // Kubeflow says where KFP is and how to authenticate.
@@ -188,6 +190,9 @@ type Pipeline struct {
 	Caching          *bool    `yaml:"caching"`
 	PipelineRoot     Text     `yaml:"pipeline_root"`
 	Pod              *Pod     `yaml:"pod"`
+	// UnsetParams are the parameters whose value holds a ${VAR} that
+	// LoadOffline found unset: their values are not known here.
+	UnsetParams []string `yaml:"-"`
 }
 
 // Text is a string with the line it was written on, so later errors (a
@@ -260,6 +265,22 @@ func Load(path string, getenv func(string) (string, bool)) (*Config, error) {
 // Parse checks data as the contents of path. Errors found after ${ENV}
 // expansion never show a secret value: it is masked as ***.
 func Parse(path string, data []byte, getenv func(string) (string, bool)) (*Config, error) {
+	return parse(path, data, getenv, false)
+}
+
+// LoadOffline reads the config file as Load does, for checks that need no
+// secrets (kf-run validate): a ${VAR} that is not set reads as empty and
+// is listed in Config.Unset instead of failing, and each pipeline's
+// parameters that hold one are listed in its UnsetParams.
+func LoadOffline(path string, getenv func(string) (string, bool)) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("read config: %v (create %s, or check a single spec with --spec FILE)", err, DefaultFile)}
+	}
+	return parse(path, b, getenv, true)
+}
+
+func parse(path string, data []byte, getenv func(string) (string, bool), offline bool) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(path, err)
@@ -269,12 +290,20 @@ func Parse(path string, data []byte, getenv func(string) (string, bool)) (*Confi
 	}
 	c := &Config{Path: path}
 	var errs []error
-	expandEnv(path, &root, getenv, nil, &c.Secrets, &c.secretUses, &errs)
+	var unset []UnsetVar
+	x := &expander{path: path, getenv: getenv, offline: offline, secrets: &c.Secrets, uses: &c.secretUses, unset: &unset, errs: &errs}
+	x.expand(&root, nil)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	if err := c.decode(path, root.Content[0]); err != nil {
-		return nil, redactErrors(err, c.Secrets)
+		return nil, redactErrors(unsetNote(err, unset), c.Secrets)
+	}
+	c.Unset = unset
+	for _, u := range unset {
+		if i := c.entryAt(u.Line); i >= 0 && u.Param != "" && !slices.Contains(c.Pipelines[i].UnsetParams, u.Param) {
+			c.Pipelines[i].UnsetParams = append(c.Pipelines[i].UnsetParams, u.Param)
+		}
 	}
 	return c, nil
 }
@@ -431,18 +460,39 @@ var (
 	envRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 )
 
-// expandEnv replaces ${VAR} and ${VAR:-default} in every scalar; $$ is a
-// literal $. Values under kubeflow.auth, and values of variables whose names
-// say they are secret, are recorded as secrets.
-func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), keys []string, secrets *[]string, uses *[]secretUse, errs *[]error) {
+// expander replaces ${VAR} and ${VAR:-default} in every scalar; $$ is a
+// literal $. Values under kubeflow.auth, and values of variables whose
+// names say they are secret, are recorded as secrets. Offline (kf-run
+// validate), a variable that is not set is recorded in unset and read as
+// empty: validation needs no secrets.
+type expander struct {
+	path    string
+	getenv  func(string) (string, bool)
+	offline bool
+
+	secrets *[]string
+	uses    *[]secretUse
+	unset   *[]UnsetVar
+	errs    *[]error
+}
+
+// UnsetVar is a ${VAR} that kf-run validate found unset, and where.
+type UnsetVar struct {
+	Name string
+	Line int
+	// Param is the pipeline parameter whose value holds it, if any.
+	Param string
+}
+
+func (x *expander) expand(n *yaml.Node, keys []string) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for _, c := range n.Content {
-			expandEnv(path, c, getenv, keys, secrets, uses, errs)
+			x.expand(c, keys)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			expandEnv(path, n.Content[i+1], getenv, append(keys, n.Content[i].Value), secrets, uses, errs)
+			x.expand(n.Content[i+1], append(keys, n.Content[i].Value))
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -450,24 +500,33 @@ func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), ke
 		}
 		inAuth := len(keys) >= 3 && keys[0] == "kubeflow" && keys[1] == "auth" &&
 			(keys[2] == "token" || keys[2] == "password" || keys[2] == "headers" || keys[2] == "cookies")
+		inParams := len(keys) >= 3 && keys[0] == "pipelines" && keys[1] == "parameters"
 		n.Value = envRE.ReplaceAllStringFunc(n.Value, func(m string) string {
 			if m == "$$" {
 				return "$"
 			}
 			sub := envRE.FindStringSubmatch(m)
-			v, ok := getenv(sub[1])
+			v, ok := x.getenv(sub[1])
 			if !ok || v == "" {
 				if sub[2] != "" {
 					return sub[3]
 				}
-				*errs = append(*errs, &Error{File: path, Line: n.Line, Msg: fmt.Sprintf("environment variable %s is not set (set it in the CI job, or write ${%s:-default})", sub[1], sub[1])})
+				if x.offline {
+					u := UnsetVar{Name: sub[1], Line: n.Line}
+					if inParams {
+						u.Param = keys[2]
+					}
+					*x.unset = append(*x.unset, u)
+					return ""
+				}
+				*x.errs = append(*x.errs, &Error{File: x.path, Line: n.Line, Msg: unsetMsg(sub[1], inAuth || console.SecretName(sub[1]))})
 				return ""
 			}
 			if inAuth || console.SecretName(sub[1]) {
-				*secrets = append(*secrets, v)
+				*x.secrets = append(*x.secrets, v)
 			}
-			if console.SecretName(sub[1]) && len(keys) >= 3 && keys[0] == "pipelines" && keys[1] == "parameters" {
-				*uses = append(*uses, secretUse{param: keys[2], variable: sub[1], line: n.Line})
+			if console.SecretName(sub[1]) && inParams {
+				*x.uses = append(*x.uses, secretUse{param: keys[2], variable: sub[1], line: n.Line})
 			}
 			return v
 		})
@@ -476,6 +535,17 @@ func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), ke
 		}
 		n.Tag = "" // let the expanded value be retyped (a number from env)
 	}
+}
+
+// unsetMsg says how to set a variable that is not set. A secret gets no
+// default suggested: a default token would be a token in the repository.
+func unsetMsg(name string, secret bool) string {
+	if secret {
+		return fmt.Sprintf("environment variable %s is not set: give the job this secret "+
+			"(GitHub: env %s: ${{ secrets.%s }}; GitLab: a masked CI/CD variable). "+
+			"Pull requests from forks get no secrets; kf-run validate needs none", name, name, name)
+	}
+	return fmt.Sprintf("environment variable %s is not set (set it in the CI job, or write ${%s:-default})", name, name)
 }
 
 // secretUse is a secret variable expanded into a pipeline parameter.
@@ -490,22 +560,58 @@ type secretUse struct {
 // A pipeline may accept that per parameter in secret_parameters.
 func (c *Config) checkSecretParameters(bad func(line int, format string, a ...any)) {
 	for _, u := range c.secretUses {
-		for i, p := range c.Pipelines {
-			// The pipeline whose entry holds the line (a value may be a
-			// map, its secret on a line of its own).
-			end := math.MaxInt
-			if i+1 < len(c.Pipelines) {
-				end = c.Pipelines[i+1].Line
-			}
-			if _, ok := p.Parameters[u.param]; !ok || u.line < p.Line || u.line >= end ||
-				slices.ContainsFunc(p.SecretParameters, func(t Text) bool { return t.Value == u.param }) {
-				continue
-			}
-			bad(u.line, "parameter %s takes ${%s}, a secret, but KFP stores run parameters in plain text, shown in its UI and API to everyone in the namespace: "+
-				"give it to the step as a Kubernetes Secret with pod.secrets (an environment variable in its container), "+
-				"or accept this with secret_parameters: [%s]", u.param, u.variable, u.param)
+		i := c.entryAt(u.line)
+		if i < 0 {
+			continue
+		}
+		p := c.Pipelines[i]
+		if _, ok := p.Parameters[u.param]; !ok || slices.ContainsFunc(p.SecretParameters, func(t Text) bool { return t.Value == u.param }) {
+			continue
+		}
+		bad(u.line, "parameter %s takes ${%s}, a secret, but KFP stores run parameters in plain text, shown in its UI and API to everyone in the namespace: "+
+			"give it to the step as a Kubernetes Secret with pod.secrets (an environment variable in its container), "+
+			"or accept this with secret_parameters: [%s]", u.param, u.variable, u.param)
+	}
+}
+
+// entryAt is the index of the pipeline entry that holds line (a value may
+// be a map, on lines of its own), or -1.
+func (c *Config) entryAt(line int) int {
+	for i := len(c.Pipelines) - 1; i >= 0; i-- {
+		if c.Pipelines[i].Line > 0 && line >= c.Pipelines[i].Line {
+			return i
 		}
 	}
+	return -1
+}
+
+// unsetNote adds to each error on a line that holds an unset variable
+// that validate read the variable as empty: the error may be only that.
+func unsetNote(err error, unset []UnsetVar) error {
+	if len(unset) == 0 {
+		return err
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for i, e := range errs {
+		var ce *Error
+		if !errors.As(e, &ce) || ce.Line == 0 {
+			continue
+		}
+		for _, u := range unset {
+			if u.Line == ce.Line {
+				note := *ce
+				note.Msg += fmt.Sprintf(" (${%s} is not set here and was read as empty)", u.Name)
+				errs[i] = &note
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {
@@ -634,4 +740,58 @@ func (c *Config) Render(t Text, vars any) (string, error) {
 		}
 	}
 	return "", &Error{File: c.Path, Line: t.Line, Msg: fmt.Sprintf("template %q: %v", t.Value, err)}
+}
+
+// RenderName renders t, the value of key, as Render does, for a name KFP
+// stores (an experiment, a run, a pipeline, a version). A name that
+// renders blank, or prints a variable that is empty here (outside
+// {{ if }}, {{ with }} and {{ range }}, where the template handles it),
+// is an error at t's line saying which variable and why (whyEmpty).
+func (c *Config) RenderName(key string, t Text, vars any, whyEmpty func(field string) string) (string, error) {
+	out, err := c.Render(t, vars)
+	if err != nil || !strings.Contains(t.Value, "{{") {
+		return out, err
+	}
+	tpl, err := template.New("").Parse(t.Value)
+	if err != nil {
+		return out, nil // Render parsed it
+	}
+	bad := func(format string, a ...any) error {
+		return &Error{File: c.Path, Line: t.Line, Msg: key + ": " + fmt.Sprintf(format, a...)}
+	}
+	for _, n := range tpl.Root.Nodes {
+		a, ok := n.(*tparse.ActionNode)
+		if !ok || len(a.Pipe.Decl) > 0 || len(a.Pipe.Cmds) != 1 || len(a.Pipe.Cmds[0].Args) != 1 {
+			continue
+		}
+		f, ok := a.Pipe.Cmds[0].Args[0].(*tparse.FieldNode)
+		if !ok {
+			continue
+		}
+		if v, ok := field(vars, f.Ident); ok && v.IsZero() {
+			name := "." + strings.Join(f.Ident, ".")
+			return "", bad("template %q: {{ %s }} is empty: %s. Write {{ with %s }}…{{ else }}…{{ end }} for a fallback", t.Value, name, whyEmpty(name), name)
+		}
+	}
+	if strings.TrimSpace(out) == "" {
+		return "", bad("template %q renders empty", t.Value)
+	}
+	return out, nil
+}
+
+// field follows a template's field chain (Git, ShortSHA) through structs.
+func field(v any, idents []string) (reflect.Value, bool) {
+	r := reflect.ValueOf(v)
+	for _, id := range idents {
+		for r.Kind() == reflect.Pointer {
+			r = r.Elem()
+		}
+		if r.Kind() != reflect.Struct {
+			return reflect.Value{}, false
+		}
+		if r = r.FieldByName(id); !r.IsValid() {
+			return reflect.Value{}, false
+		}
+	}
+	return r, true
 }

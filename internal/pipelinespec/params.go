@@ -292,14 +292,19 @@ func parseValue(text string) (any, error) {
 // CheckParams checks parameter values (as read from kf-run.yaml or by
 // ParseParam) against the declared inputs: unknown names, wrong types, and
 // required parameters (no default, not optional) that are missing. It
-// reports every problem, joined, each naming its parameter.
-func (s *Spec) CheckParams(params map[string]any) error {
+// reports every problem, joined, each naming its parameter. The values
+// of the parameters named in unknown are not known yet (kf-run validate
+// without the job's variables): they must be declared, and count as given.
+func (s *Spec) CheckParams(params map[string]any, unknown ...string) error {
 	var errs []error
 	names := slices.Sorted(maps.Keys(params))
 	for _, name := range names {
 		in, err := s.input(name)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if slices.Contains(unknown, name) {
 			continue
 		}
 		v := params[name]

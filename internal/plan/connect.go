@@ -39,6 +39,9 @@ func Connection(cfg *config.Config, f Flags, getenv func(string) string, offline
 		UIURL:     cmp.Or(getenv("KF_RUN_UI_URL"), k.UIURL.Value),
 	}
 	if t.Host == "" && !offline && !creds.InCluster && !creds.Kube.Set() {
+		if cfg.Path == "(flags)" {
+			return t, creds, fmt.Errorf("no KFP host: give --host URL, e.g. https://kubeflow.example.com/pipeline (or set KF_RUN_HOST), or --kube-context CTX to go through a kubeconfig context")
+		}
 		return t, creds, fmt.Errorf("no KFP host: set kubeflow.host in %s, KF_RUN_HOST or --host (or kubeflow.kubernetes.context, KF_RUN_KUBE_CONTEXT or --kube-context)", cfg.Path)
 	}
 	// Credentials in the URL would be printed with it and never sent.
@@ -214,4 +217,22 @@ func cfgPath(cfg *config.Config, p string) string {
 		return p
 	}
 	return filepath.Join(filepath.Dir(cfg.Path), p)
+}
+
+// CleanHost trims what a KFP address copied from the browser carries and
+// the API does not serve: the UI's page (#/pipelines), its query (?ns=…)
+// and the central dashboard's frame (/_/pipeline). It returns a note when
+// it changed the host, for the command to say once; the links kf-run
+// prints would be broken otherwise.
+func CleanHost(t *kfp.Target) *Note {
+	u, err := url.Parse(t.Host)
+	if err != nil || u.Host == "" || (u.Fragment == "" && u.RawQuery == "" && !strings.Contains(u.Path, "/_/") && !strings.HasSuffix(t.Host, "#")) {
+		return nil
+	}
+	was := u.Redacted()
+	u.Fragment, u.RawFragment, u.RawQuery, u.ForceQuery = "", "", "", false
+	u.Path = strings.TrimRight(strings.Replace(u.Path, "/_/", "/", 1), "/")
+	u.RawPath = ""
+	t.Host = u.String()
+	return &Note{Key: "kubeflow.host", Msg: fmt.Sprintf("%s is an address of the KFP UI in a browser: kf-run uses %s (set that to silence this)", was, t.Host)}
 }

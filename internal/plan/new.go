@@ -127,6 +127,12 @@ func build(in Input) (*Plan, error) {
 	if p.Target, p.Auth, err = Connection(cfg, f, getenv, in.Offline); err != nil {
 		return nil, err
 	}
+	if n := CleanHost(&p.Target); n != nil {
+		p.Notes = append(p.Notes, *n)
+	}
+	for _, u := range cfg.Unset {
+		p.Unset = append(p.Unset, fmt.Sprintf("%s (%s:%d)", u.Name, cfg.Path, u.Line))
+	}
 	p.Secrets = append(append(p.Secrets, cfg.Secrets...), p.Auth.Secrets()...)
 	if in.CI.Token != "" {
 		p.Secrets = append(p.Secrets, in.CI.Token)
@@ -205,11 +211,13 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 	pl := &Pipeline{Name: name, Source: src, Spec: spec, Timeout: cmp.Or(f.Timeout, e.Timeout.D, cfg.Defaults.Timeout.D)}
 	vars := VarsFrom(info)
 	vars.Pipeline = name
-	render := func(t config.Text, def string) (string, error) {
+	// A name must not render empty, nor with an empty variable in it ("lw
+	// " outside a git checkout): that is a config error saying why.
+	render := func(key string, t config.Text, def string) (string, error) {
 		if t.Value == "" {
 			t.Value = def
 		}
-		return cfg.Render(t, vars)
+		return cfg.RenderName(key, t, vars, emptyVar)
 	}
 	var errs []error
 	must := func(s string, err error) string {
@@ -219,14 +227,17 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 		return s
 	}
 	// Each name KFP stores remembers the key it came from, for errors.
-	exp := []nameFrom{{f.Experiment, "--experiment", 0}, {must(render(e.Experiment, "")), "experiment", e.Experiment.Line},
-		{must(render(cfg.Defaults.Experiment, "")), "defaults.experiment", cfg.Defaults.Experiment.Line}, {"Default", "", 0}}
+	exp := []nameFrom{{f.Experiment, "--experiment", 0}, {must(render("experiment", e.Experiment, "")), "experiment", e.Experiment.Line},
+		{must(render("defaults.experiment", cfg.Defaults.Experiment, "")), "defaults.experiment", cfg.Defaults.Experiment.Line}, {"Default", "", 0}}
 	expFrom := exp[slices.IndexFunc(exp, func(n nameFrom) bool { return n.value != "" })]
 	pl.Experiment = expFrom.value
-	pl.RunName = cmp.Or(f.RunName, must(render(e.RunName, defaultRunName(info))))
-	pl.Description = must(render(e.Description, defaultDescription(info)))
-	pipeFrom := nameFrom{must(render(e.PipelineName, "")), "pipeline_name", e.PipelineName.Line}
-	verFrom := nameFrom{must(render(e.Version, "")), "version", e.Version.Line}
+	pl.RunName = f.RunName
+	if pl.RunName == "" {
+		pl.RunName = must(render("run_name", e.RunName, defaultRunName(info)))
+	}
+	pl.Description = must(cfg.Render(cmp.Or(e.Description, config.Text{Value: defaultDescription(info)}), vars))
+	pipeFrom := nameFrom{must(render("pipeline_name", e.PipelineName, "")), "pipeline_name", e.PipelineName.Line}
+	verFrom := nameFrom{must(render("version", e.Version, "")), "version", e.Version.Line}
 	pl.PipelineName, pl.Version = pipeFrom.value, verFrom.value
 	if pl.Version != "" && pl.PipelineName == "" {
 		pl.PipelineName = name
@@ -259,7 +270,13 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 		used[kv[0]] = true
 		pl.Parameters[kv[0]] = v
 	}
-	if err := spec.CheckParams(pl.Parameters); err != nil {
+	var unknown []string // from a ${VAR} validate does not have
+	for _, k := range e.UnsetParams {
+		if !slices.ContainsFunc(params, func(kv [2]string) bool { return kv[0] == k }) {
+			unknown = append(unknown, k)
+		}
+	}
+	if err := spec.CheckParams(pl.Parameters, unknown...); err != nil {
 		if cfg.Path == "(flags)" {
 			return nil, fmt.Errorf("%s: %w (give it with --param NAME=VALUE)", specPath, err)
 		}
@@ -322,6 +339,24 @@ func parseParamFlags(kvs []string) ([][2]string, error) {
 	return out, nil
 }
 
+// emptyVar says why a template variable is empty here, for the error
+// that a name would be blank or lack a part.
+func emptyVar(field string) string {
+	switch {
+	case strings.HasPrefix(field, ".Git.Tag"):
+		return "this is not a tag build"
+	case strings.HasPrefix(field, ".Git.Branch"):
+		return "no branch is checked out (a tag, a detached HEAD) or this is not a git checkout"
+	case strings.HasPrefix(field, ".Git."):
+		return "no commit is known: this is not a git checkout and no CI variable names one (GITHUB_SHA, CI_COMMIT_SHA)"
+	case strings.HasPrefix(field, ".PR."):
+		return "this is not a pull or merge request pipeline"
+	case strings.HasPrefix(field, ".CI."):
+		return "this is not a CI job kf-run knows (GitHub Actions, GitLab CI)"
+	}
+	return "it is empty here"
+}
+
 func defaultRunName(info ci.Info) string {
 	parts := []string{"{{ .Pipeline }}"}
 	if info.PR > 0 {
@@ -358,4 +393,38 @@ func texts(m map[string]config.Text) map[string]string {
 		out[k] = v.Value
 	}
 	return out
+}
+
+// Follow builds the plan of kf-run wait: the connection and the report
+// settings as New makes them (the config file is optional: in.Config may
+// be nil), and no pipelines, which the command adds for each run it
+// follows. It never terminates what it follows: those runs were started
+// elsewhere.
+func Follow(in Input) (*Plan, error) {
+	getenv := in.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	f := in.Flags
+	cfg := in.Config
+	if cfg == nil {
+		cfg = &config.Config{Path: "(flags)"}
+	}
+	p := &Plan{CI: in.CI, Wait: true, Comment: !f.NoComment, SummaryFile: f.SummaryFile,
+		CommentKey: cmp.Or(f.CommentKey, getenv("KF_RUN_COMMENT_KEY"))}
+	if cfg.Report.PRComment != nil && !*cfg.Report.PRComment {
+		p.Comment = false
+	}
+	var err error
+	if p.Target, p.Auth, err = Connection(cfg, f, getenv, false); err != nil {
+		return nil, &UsageError{Err: err, Secrets: cfg.Secrets}
+	}
+	if n := CleanHost(&p.Target); n != nil {
+		p.Notes = append(p.Notes, *n)
+	}
+	p.Secrets = append(append(p.Secrets, cfg.Secrets...), p.Auth.Secrets()...)
+	if in.CI.Token != "" {
+		p.Secrets = append(p.Secrets, in.CI.Token)
+	}
+	return p, nil
 }

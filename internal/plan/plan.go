@@ -45,9 +45,18 @@ type Plan struct {
 	// Images says how ko:// step images are built; build writes Images.Built.
 	Images Images
 	// Server is the KFP server as its healthz describes it (release,
-	// multi-user), written by submit; zero when it did not answer.
+	// multi-user), written when kf-run connects; zero when it did not answer.
 	Server kfp.Server
+	// Notes are warnings about the settings met while planning (a host
+	// pasted from the browser, trimmed), for the command to say once.
+	Notes []Note
+	// Unset lists the ${VAR}s kf-run validate found unset, with where:
+	// "KFP_TOKEN (kf-run.yaml:5)".
+	Unset []string
 }
+
+// Note is a warning about a setting: Key names it (kubeflow.host).
+type Note struct{ Key, Msg string }
 
 // Images is how the build stage builds ko:// images: kf-run.yaml's images
 // section, with KO_DOCKER_REPO, KO_DEFAULTBASEIMAGE, KO_CONFIG_PATH,
