@@ -319,10 +319,8 @@ func (r RunRequest) description() string {
 	return strings.TrimSpace(r.Description + "\nkf-run:" + r.Token)
 }
 
-// CreateRun creates a run. If the answer is lost (reset, timeout, 502, 504)
-// it looks for the run by its token before trying again, so a run is never
-// created twice.
-func (c *Client) CreateRun(ctx context.Context, r RunRequest) (Run, error) {
+// Body is the body of the POST .../runs that CreateRun sends for r.
+func (r RunRequest) Body() *run_model.V2beta1Run {
 	body := &run_model.V2beta1Run{
 		DisplayName:    r.Name,
 		Description:    r.description(),
@@ -335,6 +333,14 @@ func (c *Client) CreateRun(ctx context.Context, r RunRequest) (Run, error) {
 	} else {
 		body.PipelineVersionReference = &run_model.V2beta1PipelineVersionReference{PipelineID: r.PipelineID, PipelineVersionID: r.VersionID}
 	}
+	return body
+}
+
+// CreateRun creates a run. If the answer is lost (reset, timeout, 502, 504)
+// it looks for the run by its token before trying again, so a run is never
+// created twice.
+func (c *Client) CreateRun(ctx context.Context, r RunRequest) (Run, error) {
+	body := r.Body()
 	var run Run
 	create := func() error {
 		res, err := c.runs.CreateRun(&run_service.CreateRunParams{Context: mayCreate(ctx), Body: body}, nil)

@@ -161,3 +161,77 @@ func (t taskJSON) node(api bool) Node {
 	}
 	return n
 }
+
+// RunSource is where a run came from: what kf-run wait needs to follow a
+// run it did not start, and report it as kf-run run would.
+type RunSource struct {
+	Run
+	ExperimentID   string
+	ExperimentName string
+	// PipelineID and VersionID are set for a run of an uploaded version,
+	// VersionName and PipelineName then too.
+	PipelineID, VersionID     string
+	PipelineName, VersionName string
+	// Spec is the run's pipeline spec (inline, or its version's), as JSON;
+	// nil when KFP did not give it.
+	Spec       json.RawMessage
+	Parameters map[string]any
+}
+
+// GetRunSource reads run id with where it came from: its experiment's
+// name and, for a run of an uploaded version, the version's name and spec.
+// Only the run itself must be found; the rest is best effort.
+func (c *Client) GetRunSource(ctx context.Context, id string) (RunSource, error) {
+	var r struct {
+		runJSON
+		ExperimentID string          `json:"experiment_id"`
+		PipelineSpec json.RawMessage `json:"pipeline_spec"`
+		VersionRef   *struct {
+			PipelineID string `json:"pipeline_id"`
+			VersionID  string `json:"pipeline_version_id"`
+		} `json:"pipeline_version_reference"`
+		RuntimeConfig *struct {
+			Parameters map[string]any `json:"parameters"`
+		} `json:"runtime_config"`
+	}
+	if err := c.getJSON(ctx, "GetRun", "/apis/v2beta1/runs/"+url.PathEscape(id), url.Values{"view": {"FULL"}}, &r); err != nil {
+		return RunSource{}, err
+	}
+	s := RunSource{Run: r.run(), ExperimentID: r.ExperimentID}
+	if len(r.PipelineSpec) > 0 && string(r.PipelineSpec) != "null" {
+		s.Spec = r.PipelineSpec
+	}
+	if r.RuntimeConfig != nil {
+		s.Parameters = r.RuntimeConfig.Parameters
+	}
+	if s.ExperimentID != "" {
+		var e struct {
+			DisplayName string `json:"display_name"`
+		}
+		if c.getJSON(ctx, "GetExperiment", "/apis/v2beta1/experiments/"+url.PathEscape(s.ExperimentID), nil, &e) == nil {
+			s.ExperimentName = e.DisplayName
+		}
+	}
+	if ref := r.VersionRef; ref != nil && ref.PipelineID != "" {
+		s.PipelineID, s.VersionID = ref.PipelineID, ref.VersionID
+		var p struct {
+			DisplayName string `json:"display_name"`
+		}
+		if c.getJSON(ctx, "GetPipeline", "/apis/v2beta1/pipelines/"+url.PathEscape(ref.PipelineID), nil, &p) == nil {
+			s.PipelineName = p.DisplayName
+		}
+		if ref.VersionID != "" {
+			var v struct {
+				DisplayName  string          `json:"display_name"`
+				PipelineSpec json.RawMessage `json:"pipeline_spec"`
+			}
+			if c.getJSON(ctx, "GetPipelineVersion", "/apis/v2beta1/pipelines/"+url.PathEscape(ref.PipelineID)+"/versions/"+url.PathEscape(ref.VersionID), nil, &v) == nil {
+				s.VersionName = v.DisplayName
+				if s.Spec == nil && len(v.PipelineSpec) > 0 && string(v.PipelineSpec) != "null" {
+					s.Spec = v.PipelineSpec
+				}
+			}
+		}
+	}
+	return s, nil
+}

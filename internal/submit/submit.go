@@ -6,11 +6,13 @@
 package submit
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,25 +39,21 @@ func Run(ctx context.Context, api API, p *plan.Pipeline, now func() time.Time) (
 	if s.ExperimentID, err = api.EnsureExperiment(ctx, p.Experiment); err != nil {
 		return nil, fmt.Errorf("experiment %q: %w", p.Experiment, err)
 	}
-	req := kfp.RunRequest{
-		Name:           p.RunName,
-		Description:    p.Description,
-		ExperimentID:   s.ExperimentID,
-		Parameters:     p.Parameters,
-		ServiceAccount: p.ServiceAccount,
-		PipelineRoot:   p.PipelineRoot,
-		Token:          newToken(),
-	}
+	req := Request(p)
+	req.ExperimentID, req.Token = s.ExperimentID, newToken()
 	if p.PipelineName != "" {
 		if err := uploadVersion(ctx, api, p, s); err != nil {
 			return nil, err
 		}
 		req.PipelineID, req.VersionID = s.PipelineID, s.VersionID
-	} else {
-		req.Spec = p.Spec.RunBody()
 	}
 	run, err := api.CreateRun(ctx, req)
 	if err != nil {
+		if m := fanInRE.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("create run %q: KFP's server could not order the tasks: a task waits on the whole loop %s "+
+				"(a fan-in over dsl.ParallelFor: dsl.Collected, or .after() on the loop), which KFP 2.0's server cannot compile. "+
+				"Upgrade KFP, or let no task wait on the loop as a whole. KFP said: %w", p.RunName, m[1], err)
+		}
 		return nil, fmt.Errorf("create run %q: %w", p.RunName, err)
 	}
 	s.RunID = run.ID
@@ -64,15 +62,40 @@ func Run(ctx context.Context, api API, p *plan.Pipeline, now func() time.Time) (
 	return s, nil
 }
 
+// fanInRE finds KFP 2.0's error for a task that depends on a loop as a
+// whole: Argo's topological sort of the compiled workflow fails.
+var fanInRE = regexp.MustCompile(`sorting failed: invalid dependency (for-loop-\d+)`)
+
+// Request is the run request for p before anything exists at KFP: the
+// experiment's, pipeline's and version's IDs are left to Run, which fills
+// them in (and the idempotency token). The spec goes inline unless p
+// names a pipeline to upload.
+func Request(p *plan.Pipeline) kfp.RunRequest {
+	req := kfp.RunRequest{
+		Name:           p.RunName,
+		Description:    p.Description,
+		Parameters:     p.Parameters,
+		ServiceAccount: p.ServiceAccount,
+		PipelineRoot:   p.PipelineRoot,
+	}
+	if p.PipelineName == "" {
+		req.Spec = p.Spec.RunBody()
+	}
+	return req
+}
+
 // uploadVersion finds or creates pipeline p.PipelineName and its version
-// p.Version. A version that already exists is reused only when it holds the
+// p.Version (the pipeline's name when unset). A version that already exists is reused only when it holds the
 // same spec (same name, same commit, same content): a re-run of a commit
 // can submit another spec (ko:// images rebuilt to new digests, pod
 // settings or caching changed through ${ENV}). Otherwise the spec goes up
 // as a version whose name ends in its content hash, and s.VersionNote says
 // why.
 func uploadVersion(ctx context.Context, api API, p *plan.Pipeline, s *plan.Submission) error {
-	s.VersionName = p.Version
+	// Without a version the pipeline's first version, named after it, is
+	// the one; a later spec goes up under its content name.
+	version := cmp.Or(p.Version, p.PipelineName)
+	s.VersionName = version
 	yml, err := p.Spec.YAML()
 	if err != nil {
 		return fmt.Errorf("pipeline %q: encode spec: %w", p.PipelineName, err)
@@ -89,19 +112,16 @@ func uploadVersion(ctx context.Context, api API, p *plan.Pipeline, s *plan.Submi
 			return fmt.Errorf("upload pipeline %q: %w", p.PipelineName, err)
 		}
 		id = pid
-		if p.Version == "" || p.Version == p.PipelineName {
+		if version == p.PipelineName {
 			// The first version KFP made on upload is the one asked for.
 			s.PipelineID, s.VersionID, s.VersionName = pid, vid, p.PipelineName
 			return nil
 		}
 	}
 	s.PipelineID = id
-	if p.Version == "" {
-		return fmt.Errorf("pipeline %q: set version (e.g. \"{{ .Git.ShortSHA }}\") to upload a new version of an existing pipeline", p.PipelineName)
-	}
-	v, err := api.FindVersion(ctx, id, p.Version)
+	v, err := api.FindVersion(ctx, id, version)
 	if err != nil {
-		return fmt.Errorf("find version %q of pipeline %q: %w", p.Version, p.PipelineName, err)
+		return fmt.Errorf("find version %q of pipeline %q: %w", version, p.PipelineName, err)
 	}
 	if v.ID != "" {
 		switch contentOf(v.Description) {
@@ -109,12 +129,15 @@ func uploadVersion(ctx context.Context, api API, p *plan.Pipeline, s *plan.Submi
 			s.VersionID, s.VersionReused = v.ID, true
 			return nil
 		case "":
-			s.VersionNote = fmt.Sprintf("%q at KFP has no content hash (uploaded by an older kf-run or by hand): taken as another spec", p.Version)
+			s.VersionNote = fmt.Sprintf("%q at KFP has no content hash (uploaded by an older kf-run or by hand): taken as another spec", version)
 		default:
-			s.VersionNote = fmt.Sprintf("%q at KFP holds another spec", p.Version)
+			s.VersionNote = fmt.Sprintf("%q at KFP holds another spec", version)
+		}
+		if p.Version == "" {
+			s.VersionNote += "; without version in kf-run.yaml each spec is named after its content"
 		}
 		// This spec's own version: reused on a later identical re-run.
-		s.VersionName = contentName(p.Version, hash)
+		s.VersionName = contentName(version, hash)
 		if v, err = api.FindVersion(ctx, id, s.VersionName); err != nil {
 			return fmt.Errorf("find version %q of pipeline %q: %w", s.VersionName, p.PipelineName, err)
 		}

@@ -88,6 +88,7 @@ func TestRun(t *testing.T) {
 	same := "kf-run-content: sha256:" + hex.EncodeToString(sum[:])
 	other := "kf-run-content: sha256:" + strings.Repeat("0", 64)
 	own := "abc1234-" + hex.EncodeToString(sum[:4]) // this spec's version when abc1234 holds another
+	ownOfTrain := "train-" + hex.EncodeToString(sum[:4])
 	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	tests := []struct {
 		name      string
@@ -168,11 +169,21 @@ func TestRun(t *testing.T) {
 			want:  plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-new", VersionID: "v-first", VersionName: "train", RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
 		},
 		{
-			name:      "existing pipeline needs a version name",
+			name:      "no version, same spec again: the first version is reused",
 			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train"},
 			pipelines: map[string]string{"train": "pl-1"},
-			calls:     []string{"experiment ci", "find pipeline train"},
-			wantErr:   `pipeline "train": set version`,
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"train": {ID: "v-0", Description: same}}},
+			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/train", "create run r"},
+			want:      plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-0", VersionName: "train", VersionReused: true, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "no version, another spec: a version named after the content",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train"},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"train": {ID: "v-0", Description: other}}},
+			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/train", "find version pl-1/" + ownOfTrain, "upload version pl-1/" + ownOfTrain, "create run r"},
+			want: plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-new", VersionName: ownOfTrain,
+				VersionNote: `"train" at KFP holds another spec; without version in kf-run.yaml each spec is named after its content`, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
 		},
 	}
 	for _, tt := range tests {
