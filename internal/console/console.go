@@ -39,6 +39,7 @@ type Console struct {
 	w        io.Writer
 	provider ci.Provider
 	terminal bool
+	quiet    bool // only annotations and untrusted text: see Quiet
 
 	masked []string          // registered values, to skip duplicates
 	redact *strings.Replacer // nil until Mask is called
@@ -59,6 +60,15 @@ type Console struct {
 // terminal enables the redrawn status line.
 func New(w io.Writer, p ci.Provider, terminal bool) *Console {
 	return &Console{w: w, provider: p, terminal: terminal, now: time.Now, token: randomToken}
+}
+
+// Quiet drops progress: Printf lines, groups and the status line. Masks,
+// errors, warnings, notices and Untrusted text (a failed step's log, a
+// compiler's errors) are still written.
+func (c *Console) Quiet() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.quiet = true
 }
 
 // Err returns the first error met writing to the underlying writer.
@@ -94,12 +104,29 @@ func (c *Console) Mask(values ...string) {
 	c.write(b.String())
 }
 
+// Redact registers secret values to replace by *** without announcing
+// them: for a second stream (stdout) whose values another Console (on
+// stderr) has announced with Mask.
+func (c *Console) Redact(values ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range values {
+		if Maskable(v) && !slices.Contains(c.masked, v) {
+			c.masked = append(c.masked, v)
+		}
+	}
+	c.redact = Redactor(c.masked...)
+}
+
 // Group starts a collapsible group and returns the function that ends it.
 // Groups are flat: starting one ends the one that is open. Calling end
 // after another group has started is a no-op.
 func (c *Console) Group(title string) (end func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.quiet {
+		return func() {}
+	}
 	var b strings.Builder
 	c.startGroup(&b, title)
 	c.write(b.String())
@@ -123,6 +150,9 @@ func (c *Console) Group(title string) (end func()) {
 func (c *Console) Printf(format string, a ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.quiet {
+		return
+	}
 	var b strings.Builder
 	for _, l := range c.lines(fmt.Sprintf(format, a...)) {
 		c.plain(&b, l)
@@ -187,7 +217,7 @@ func (c *Console) Untrusted(title string, lines []string) {
 func (c *Console) Status(line string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.terminal {
+	if !c.terminal || c.quiet {
 		return
 	}
 	line = c.line(line)

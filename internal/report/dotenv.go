@@ -18,7 +18,8 @@ const (
 )
 
 // Dotenv renders the GitLab dotenv report: KF_RUN_ID, KF_RUN_URL and
-// KF_RUN_STATE for the first pipeline, and KF_RUN_<NAME>_ID, _URL, _STATE
+// KF_RUN_STATE (the worst state of all pipelines, see Overall) for the
+// first pipeline, and KF_RUN_<NAME>_ID, _URL, _STATE
 // for each when there are several (names upper-cased, other characters
 // _), as far as GitLab's size and count limits allow. Keys are
 // [A-Za-z0-9_]; values have whitespace and controls percent-encoded,
@@ -31,13 +32,13 @@ func Dotenv(p *plan.Plan) string {
 	redact := secrets(p)
 	var b strings.Builder
 	n := 0
-	add := func(prefix string, pl *plan.Pipeline) bool {
+	add := func(prefix string, pl *plan.Pipeline, state string) bool {
 		var id, u string
 		if s := pl.Submission; s != nil {
 			id, u = s.RunID, s.RunURL
 		}
 		var lines []string
-		for _, kv := range [][2]string{{"ID", id}, {"URL", u}, {"STATE", State(p, pl)}} {
+		for _, kv := range [][2]string{{"ID", id}, {"URL", u}, {"STATE", state}} {
 			v := dotenvValue(kv[1])
 			if v == "" || redact.Replace(kv[1]) != kv[1] {
 				continue
@@ -57,11 +58,11 @@ func Dotenv(p *plan.Plan) string {
 		n += len(lines)
 		return true
 	}
-	add("KF_RUN_", p.Pipelines[0])
+	add("KF_RUN_", p.Pipelines[0], Overall(p))
 	if len(p.Pipelines) > 1 {
 		names := names(p)
 		for i, pl := range p.Pipelines {
-			if !add("KF_RUN_"+dotenvKey(names[i])+"_", pl) {
+			if !add("KF_RUN_"+dotenvKey(names[i])+"_", pl, State(p, pl)) {
 				break
 			}
 		}

@@ -64,7 +64,14 @@ func (g *GitHub) Publish(ctx context.Context, p *plan.Plan, c *console.Console) 
 			errs = append(errs, fmt.Errorf("write step outputs: %w", err))
 		}
 	}
-	if p.Comment && p.CI.PR > 0 && p.CI.Token != "" {
+	switch {
+	case !p.Comment || p.CI.PR == 0:
+	case p.CI.Token == "" && p.CI.Fork:
+		c.Noticef("kf-run", "pull request from a fork: its token is read-only, so no PR comment; see the job summary")
+	case p.CI.Token == "":
+		c.Noticef("kf-run", "no PR comment: GITHUB_TOKEN is not set. The Action passes github.token by default; "+
+			"running kf-run in a step of your own, add env GITHUB_TOKEN: ${{ github.token }} and permissions pull-requests: write")
+	default:
 		if err := g.comment(ctx, p, c); err != nil {
 			errs = append(errs, err)
 		}
@@ -101,21 +108,22 @@ type output struct{ name, value string }
 // it answered.
 func outputList(p *plan.Plan) []output {
 	var out []output
-	add := func(prefix string, pl *plan.Pipeline) {
+	add := func(prefix string, pl *plan.Pipeline, state string) {
 		var id, u string
 		if s := pl.Submission; s != nil {
 			id, u = s.RunID, s.RunURL
 		}
-		out = append(out, output{prefix + "run-id", id}, output{prefix + "run-url", u}, output{prefix + "state", State(p, pl)})
+		out = append(out, output{prefix + "run-id", id}, output{prefix + "run-url", u}, output{prefix + "state", state})
 	}
 	if len(p.Pipelines) == 0 {
 		return nil
 	}
-	add("", p.Pipelines[0])
+	// state sums up every pipeline; run-id and run-url are the first's.
+	add("", p.Pipelines[0], Overall(p))
 	if len(p.Pipelines) > 1 {
 		names := names(p)
 		for i, pl := range p.Pipelines {
-			add(names[i]+"-", pl)
+			add(names[i]+"-", pl, State(p, pl))
 		}
 	}
 	if p.Server.Tag != "" {

@@ -350,7 +350,8 @@ func TestPublishFiles(t *testing.T) {
 				p.Pipelines = append(p.Pipelines, b, c)
 			},
 			want: map[string]string{
-				"run-id": "run-42", "run-url": "https://kfp.example.com/#/runs/details/run-42", "state": "FAILED",
+				// state is the worst of all: one was not submitted.
+				"run-id": "run-42", "run-url": "https://kfp.example.com/#/runs/details/run-42", "state": "NOT_SUBMITTED",
 				"train-run-id": "run-42", "train-run-url": "https://kfp.example.com/#/runs/details/run-42", "train-state": "FAILED",
 				"_9_eval__-run-id": "run-42", "_9_eval__-run-url": "https://kfp.example.com/#/runs/details/run-42", "_9_eval__-state": "SUCCEEDED",
 				"_9_eval___2-run-id": "", "_9_eval___2-run-url": "", "_9_eval___2-state": "NOT_SUBMITTED",

@@ -362,7 +362,7 @@ func (r *renderer) tasks(b *strings.Builder, v view) {
 		}
 		state, dur, msg := "—", "", ""
 		if t := row.task; t != nil {
-			state = stateEmoji(t.State) + " " + t.State.String()
+			state = stateEmoji(t.State) + " " + taskState(t.State)
 			if d := t.Duration(); d > 0 {
 				dur = duration(d)
 			}

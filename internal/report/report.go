@@ -20,23 +20,6 @@ import (
 // per step and the first ones matter.
 const maxErrors = 5
 
-// State is the one-word state used in outputs and the dotenv report:
-// NOT_SUBMITTED, SUBMITTED (--no-wait), TIMED_OUT, or KFP's run state
-// (SUCCEEDED, FAILED, CANCELED, ...).
-func State(p *plan.Plan, pl *plan.Pipeline) string {
-	switch {
-	case pl.Submission == nil:
-		return "NOT_SUBMITTED"
-	case pl.Outcome == nil && !p.Wait:
-		return "SUBMITTED"
-	case pl.Outcome == nil:
-		return kfp.StateUnspecified.String()
-	case pl.Outcome.TimedOut:
-		return "TIMED_OUT"
-	}
-	return pl.Outcome.State.String()
-}
-
 // Console writes the final human summary to the log: one block per
 // pipeline with state, run link, duration and task lines, failed tasks'
 // log tails fenced as untrusted text, and an error annotation for each
@@ -80,7 +63,7 @@ func Console(c *console.Console, p *plan.Plan) {
 		for _, row := range r.rows {
 			state, dur, msg := "-", "", ""
 			if t := row.task; t != nil {
-				state = t.State.String()
+				state = taskState(t.State)
 				if d := t.Duration(); d > 0 {
 					dur = duration(d)
 				}

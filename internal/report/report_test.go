@@ -138,7 +138,7 @@ func TestDotenv(t *testing.T) {
 		}, "" +
 			"KF_RUN_ID=run-42\n" +
 			"KF_RUN_URL=https://kfp.example.com/#/runs/details/run-42\n" +
-			"KF_RUN_STATE=SUCCEEDED\n" +
+			"KF_RUN_STATE=TIMED_OUT\n" + // the worst of all
 			"KF_RUN_TRAIN_ID=run-42\n" +
 			"KF_RUN_TRAIN_URL=https://kfp.example.com/#/runs/details/run-42\n" +
 			"KF_RUN_TRAIN_STATE=SUCCEEDED\n" +
