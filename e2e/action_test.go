@@ -641,7 +641,7 @@ func TestActionInstallAndRun(t *testing.T) {
 		if !strings.Contains(res.steps[1].summary, "SUCCEEDED") {
 			t.Errorf("job %d: no job summary:\n%s", i+1, res.steps[1].summary)
 		}
-		if !strings.Contains(res.steps[1].stdout, "::add-mask::ghs_e2eactiontoken") {
+		if !strings.Contains(res.steps[1].stderr, "::add-mask::ghs_e2eactiontoken") {
 			t.Errorf("job %d: the github-token input (default github.token) is not masked:\n%s", i+1, res)
 		}
 	}
@@ -837,7 +837,7 @@ func TestActionKoUsesJobGo(t *testing.T) {
 				if len(res.steps) != 2 || res.steps[1].code != 0 || res.outputs["state"] != "SUCCEEDED" {
 					t.Fatalf("want the ko pipeline to succeed:\n%s", res)
 				}
-				if !strings.Contains(res.steps[1].stdout, "Build images with ko") || len(digestRE.FindAllString(res.steps[1].stdout, -1)) != 2 {
+				if !strings.Contains(res.steps[1].stderr, "Build images with ko") || len(digestRE.FindAllString(res.steps[1].stderr, -1)) != 2 {
 					t.Errorf("no ko build in the output:\n%s", res)
 				}
 				if len(runs) != 1 || runs[0].State != "SUCCEEDED" {
@@ -850,11 +850,11 @@ func TestActionKoUsesJobGo(t *testing.T) {
 				t.Fatalf("no go: want the run step to exit 2:\n%s", res)
 			}
 			for _, w := range []string{"no go command on PATH", "actions/setup-go", "go-version-file: go.mod"} {
-				if !strings.Contains(res.steps[1].stdout, w) {
+				if !strings.Contains(res.steps[1].stderr, w) {
 					t.Errorf("run output lacks %q:\n%s", w, res)
 				}
 			}
-			if res.outputs["state"] != "NOT_SUBMITTED" || len(runs) != 0 || strings.Contains(res.steps[1].stdout, "Submit to") {
+			if res.outputs["state"] != "NOT_SUBMITTED" || len(runs) != 0 || strings.Contains(res.steps[1].stderr, "Submit to") {
 				t.Errorf("something was submitted without Go: state %q, runs %+v\n%s", res.outputs["state"], runs, res)
 			}
 		})

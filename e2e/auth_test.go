@@ -104,7 +104,7 @@ pipelines:
 		{name: "token file", env: []string{"KF_RUN_TOKEN_FILE=" + tokFile}, args: []string{"--namespace", "team-a"}, code: 0, doctor: 0, want: []string{"read from " + tokFile}},
 		{name: "in cluster", env: []string{"KUBERNETES_SERVICE_HOST=10.0.0.1", "KF_PIPELINES_SA_TOKEN_PATH=" + tokFile}, args: []string{"--namespace", "team-a"}, code: 0, doctor: 0, want: []string{"in-cluster"}},
 		{name: "forbidden", env: []string{"KF_RUN_TOKEN=" + malTok}, args: []string{"--namespace", "team-a"}, code: 1, doctor: 1, want: []string{`user "mallory@example.com"`, "contributor", "bearer token from env KF_RUN_TOKEN"}},
-		{name: "no namespace", env: []string{"KF_RUN_TOKEN=" + aliceTok}, code: 1, doctor: 1, want: []string{"set kubeflow.namespace, KF_RUN_NAMESPACE or --namespace"}},
+		{name: "no namespace", env: []string{"KF_RUN_TOKEN=" + aliceTok}, code: 2, doctor: 1, want: []string{"set kubeflow.namespace, KF_RUN_NAMESPACE or --namespace"}},
 		{name: "no identity", args: []string{"--namespace", "team-a"}, code: 1, doctor: 1, want: []string{"server saw no user", "Set a credential"}},
 		{name: "two modes", env: []string{"KF_RUN_TOKEN=" + aliceTok, "KF_RUN_TOKEN_FILE=" + tokFile}, args: []string{"--namespace", "team-a"}, code: 2, doctor: 2, want: []string{"exclude each other"}},
 	}
@@ -178,7 +178,7 @@ func TestAuthDexLogin(t *testing.T) {
 			if f.Logins() < 2 {
 				t.Errorf("%d logins: the session did not expire and get renewed mid-wait", f.Logins())
 			}
-			if !strings.HasPrefix(r.stdout, "::add-mask::"+pass+"\n") {
+			if !strings.HasPrefix(r.stderr, "::add-mask::"+pass+"\n") {
 				t.Errorf("the password is not masked first:\n%s", r)
 			}
 			d := kfRun(context.Background(), t, dir, env, "doctor")
@@ -235,7 +235,7 @@ func TestAuthGitHubOIDC(t *testing.T) {
 		t.Errorf("minted %d ID tokens: short-lived tokens were not re-minted", len(minted))
 	}
 	for _, m := range minted {
-		if !strings.Contains(r.stdout, "::add-mask::"+m+"\n") {
+		if !strings.Contains(r.stderr, "::add-mask::"+m+"\n") {
 			t.Errorf("a minted token was not masked:\n%s", r)
 			break
 		}
@@ -284,13 +284,13 @@ func TestAuthKubeconfig(t *testing.T) {
 			if runs := shared.runsNamed(t, name, ""); len(runs) != 1 || runs[0].State != "SUCCEEDED" {
 				t.Errorf("runs: %+v", runs)
 			}
-			if !strings.Contains(r.stdout, "/api/v1/namespaces/kubeflow/services/ml-pipeline:8888/proxy") {
+			if !strings.Contains(r.stderr, "/api/v1/namespaces/kubeflow/services/ml-pipeline:8888/proxy") {
 				t.Errorf("the service proxy is not the host:\n%s", r)
 			}
 			// The proxy reaches the API server, which serves no UI: no dead
 			// run link (nor the API server's proxy URL in a report), and
 			// one word on ui_url instead.
-			if strings.Contains(r.stdout, "/proxy/#/runs/details/") || strings.Count(r.stdout, "Set kubeflow.ui_url") != 1 {
+			if strings.Contains(r.stderr, "/proxy/#/runs/details/") || strings.Count(r.stderr, "Set kubeflow.ui_url") != 1 {
 				t.Errorf("want no run link and one ui_url advice:\n%s", r)
 			}
 			users := k.Users()

@@ -109,11 +109,11 @@ func TestBuildKoPipeline(t *testing.T) {
 			t.Fatalf("run %d: runs named %q: %+v, want one SUCCEEDED\n%s", i+1, name, runs, r)
 		}
 		for _, w := range []string{"Build images with ko", "ko-demo: task prep SUCCEEDED", "ko-demo: task train SUCCEEDED", want} {
-			if !strings.Contains(r.stdout, w) {
+			if !strings.Contains(r.stderr, w) {
 				t.Errorf("run %d: output lacks %q:\n%s", i+1, w, r)
 			}
 		}
-		m := digestRE.FindAllStringSubmatch(r.stdout, -1)
+		m := digestRE.FindAllStringSubmatch(r.stderr, -1)
 		if len(m) != 2 {
 			t.Fatalf("run %d: want two pinned images in the output:\n%s", i+1, r)
 		}
@@ -123,7 +123,7 @@ func TestBuildKoPipeline(t *testing.T) {
 		} else if strings.Join(got, " ") != strings.Join(digests, " ") {
 			t.Errorf("run 2 pinned %v, run 1 %v: same source, want the same digests", got, digests)
 		}
-		if i == 1 && (strings.Contains(r.stdout, "Publishing") || strings.Contains(r.stdout, "Building")) {
+		if i == 1 && (strings.Contains(r.stderr, "Publishing") || strings.Contains(r.stderr, "Building")) {
 			t.Errorf("run 2 built or pushed although nothing changed:\n%s", r)
 		}
 		// What KFP ran: the digests, on the sandbox registry.

@@ -91,14 +91,14 @@ func TestGitHubActions(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("want exit 0:\n%s", r)
 	}
-	if !strings.HasPrefix(r.stdout, "::add-mask::very-secret-token-123\n") {
+	if !strings.HasPrefix(r.stderr, "::add-mask::very-secret-token-123\n") {
 		t.Errorf("the token is not masked first:\n%s", r)
 	}
 	if strings.Count(r.stdout+r.stderr, "very-secret-token-123") != 1 {
 		t.Errorf("the token appears outside its mask command:\n%s", r)
 	}
 	for _, want := range []string{"::group::", "::endgroup::"} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.stderr, want) {
 			t.Errorf("no %s in the log:\n%s", want, r)
 		}
 	}
@@ -171,7 +171,8 @@ func TestMultiUserBehindPrefix(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no namespace", []string{"KF_RUN_TOKEN=alice-token"}, nil, 1, "namespace"},
+		// A settings error, said first: exit 2, nothing submitted.
+		{"no namespace", []string{"KF_RUN_TOKEN=alice-token"}, nil, 2, "is multi-user Kubeflow: set kubeflow.namespace, KF_RUN_NAMESPACE or --namespace"},
 		{"no identity", nil, []string{"--namespace", "team-a"}, 1, "HTTP 401"},
 		{"forbidden", []string{"KF_RUN_TOKEN=mallory-token"}, []string{"--namespace", "team-a"}, 1, "HTTP 403"},
 		{"allowed", []string{"KF_RUN_TOKEN=alice-token"}, []string{"--namespace", "team-a"}, 0, "/_/pipeline/?ns=team-a#/runs/details/"},
@@ -227,7 +228,7 @@ func TestCorpusRuns(t *testing.T) {
 		base := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		runs := shared.runsNamed(t, fmt.Sprintf("%s-%02d", prefix, i), "")
 		if reason, ok := rejectedBy205[base]; ok {
-			if len(runs) != 0 || !strings.Contains(r.stdout, fmt.Sprintf("p%02d-%s: not submitted", i, base)) || !strings.Contains(r.stdout, reason) {
+			if len(runs) != 0 || !strings.Contains(r.stderr, fmt.Sprintf("p%02d-%s: not submitted", i, base)) || !strings.Contains(r.stderr, reason) {
 				t.Errorf("%s: want it rejected by KFP with %q, runs %+v", base, reason, runs)
 			}
 			continue

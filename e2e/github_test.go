@@ -149,7 +149,7 @@ func TestGitHubFailureFencesLogs(t *testing.T) {
 	if r.code != 3 {
 		t.Fatalf("want exit 3:\n%s", r)
 	}
-	lines := strings.Split(r.stdout, "\n")
+	lines := strings.Split(r.stderr, "\n")
 	fenced := ""
 	for _, l := range lines {
 		switch {
@@ -161,7 +161,7 @@ func TestGitHubFailureFencesLogs(t *testing.T) {
 			t.Errorf("remote text outside a stop-commands fence: %q\n%s", l, r)
 		}
 	}
-	if !strings.Contains(r.stdout, "::error") || !strings.Contains(r.stdout, "ValueError: no rows") {
+	if !strings.Contains(r.stderr, "::error") || !strings.Contains(r.stderr, "ValueError: no rows") {
 		t.Errorf("no error annotation or log tail:\n%s", r)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))

@@ -55,7 +55,7 @@ pipelines:
 			summary := filepath.Join(dir, "summary.md")
 			for i := range 2 {
 				r := kfRun(context.Background(), t, dir, nil, "run", "--summary-file", summary)
-				if r.code != 0 || !strings.Contains(r.stdout, "KFP "+tag) {
+				if r.code != 0 || !strings.Contains(r.stderr, "KFP "+tag) {
 					t.Fatalf("run %d: want exit 0 and the release:\n%s", i+1, r)
 				}
 			}

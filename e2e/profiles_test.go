@@ -103,15 +103,15 @@ func TestTriageNestedFailures(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, want := range []string{"failed: " + tc.wantPath, logLine} {
-					if !strings.Contains(r.stdout, want) {
+					if !strings.Contains(r.stderr, want) {
 						t.Errorf("job log lacks %q:\n%s", want, r)
 					}
 				}
-				if strings.Contains(r.stdout, "no log of") {
+				if strings.Contains(r.stderr, "no log of") {
 					t.Errorf("a step's log could not be had:\n%s", r)
 				}
 				// Never a driver's log as the step's.
-				if strings.Contains(r.stdout, "I sandbox: system-") {
+				if strings.Contains(r.stderr, "I sandbox: system-") {
 					t.Errorf("a driver's log was shown:\n%s", r)
 				}
 				md := string(sum)
@@ -120,7 +120,7 @@ func TestTriageNestedFailures(t *testing.T) {
 						t.Errorf("summary lacks %q:\n%s", want, md)
 					}
 				}
-				if tc.wantItem != "" && !strings.Contains(r.stdout, tc.wantItem) {
+				if tc.wantItem != "" && !strings.Contains(r.stderr, tc.wantItem) {
 					t.Errorf("job log lacks the loop item %q:\n%s", tc.wantItem, r)
 				}
 			})
@@ -169,7 +169,7 @@ pipelines:
 				config(dir, pipeline, uniq(t, "reuse"))
 				for i, want := range []string{"(new)", "(reused)"} {
 					r := kfRun(context.Background(), t, dir, env, "run")
-					if r.code != 0 || !strings.Contains(r.stdout, "pipeline version: v-01234567 "+want) {
+					if r.code != 0 || !strings.Contains(r.stderr, "pipeline version: v-01234567 "+want) {
 						t.Fatalf("run %d: want exit 0 and version v-01234567 %s:\n%s", i+1, want, r)
 					}
 				}
@@ -203,7 +203,7 @@ pipelines:
 				}}, nil)
 				r := kfRun(context.Background(), t, dir, env, "run", "--spec", spec, "--host", s.URL, "--namespace", "team-a",
 					"--run-name", name, "--param", "dataset=x", "--experiment", "e2e-"+profile)
-				if r.code != 3 || !strings.Contains(r.stdout, "failed: train") || !strings.Contains(r.stdout, "MemoryError: "+profile) {
+				if r.code != 3 || !strings.Contains(r.stderr, "failed: train") || !strings.Contains(r.stderr, "MemoryError: "+profile) {
 					t.Errorf("want exit 3 with train's log tail:\n%s", r)
 				}
 			})
@@ -229,7 +229,7 @@ pipelines:
 				s.awaitRun(t, name, "&namespace=team-a", "RUNNING")
 				cancel()
 				r := <-cmdDone
-				if r.code != 130 || !strings.Contains(r.stdout, "terminated at KFP") {
+				if r.code != 130 || !strings.Contains(r.stderr, "terminated at KFP") {
 					t.Fatalf("want exit 130, the run terminated:\n%s", r)
 				}
 				// Terminate ends FAILED on every version up to 2.17.

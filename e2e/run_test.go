@@ -42,12 +42,12 @@ func TestRunSucceeds(t *testing.T) {
 		"train-demo: task evaluate SUCCEEDED",
 		"train-demo: run SUCCEEDED",
 	} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, r)
 		}
 	}
 	// Never a line per poll: each task's state change is printed once.
-	if n := strings.Count(r.stdout, "task train SUCCEEDED"); n != 1 {
+	if n := strings.Count(r.stderr, "task train SUCCEEDED"); n != 1 {
 		t.Errorf("%q printed %d times, want once:\n%s", "task train SUCCEEDED", n, r)
 	}
 }
@@ -63,11 +63,11 @@ func TestTaskFailure(t *testing.T) {
 		t.Fatalf("want exit 3 (run failed):\n%s", r)
 	}
 	for _, want := range []string{"task train FAILED", "run FAILED", "MemoryError: out of memory"} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, r)
 		}
 	}
-	if strings.Contains(r.stdout, "task evaluate SUCCEEDED") {
+	if strings.Contains(r.stderr, "task evaluate SUCCEEDED") {
 		t.Errorf("a task after the failed one succeeded:\n%s", r)
 	}
 }
@@ -104,7 +104,7 @@ func TestInterruptTerminatesRun(t *testing.T) {
 	if r.code != 130 {
 		t.Fatalf("want exit 130 (interrupted):\n%s", r)
 	}
-	if !strings.Contains(r.stdout, "terminated at KFP") {
+	if !strings.Contains(r.stderr, "terminated at KFP") {
 		t.Errorf("output does not say the run was terminated:\n%s", r)
 	}
 	// KFP 2.0.5 goes CANCELING, then FAILED on Argo's final report.
@@ -208,10 +208,10 @@ func TestNoWait(t *testing.T) {
 		t.Fatalf("want exit 0:\n%s", r)
 	}
 	runs := shared.runsNamed(t, name, "")
-	if len(runs) != 1 || !strings.Contains(r.stdout, "/#/runs/details/"+runs[0].RunID) {
+	if len(runs) != 1 || !strings.Contains(r.stderr, "/#/runs/details/"+runs[0].RunID) {
 		t.Fatalf("runs %+v; the output must link the one run:\n%s", runs, r)
 	}
-	if strings.Contains(r.stdout, "terminated") || runs[0].State == "FAILED" {
+	if strings.Contains(r.stderr, "terminated") || runs[0].State == "FAILED" {
 		t.Errorf("a run nobody waits for by choice must be left running:\n%s", r)
 	}
 	shared.call(t, "POST", "/apis/v2beta1/runs/"+runs[0].RunID+":terminate", nil, nil)

@@ -39,13 +39,14 @@ func openPTY(t *testing.T) (master, term *os.File) {
 	return m, s
 }
 
-// The live status line is drawn only where it goes: with stdout piped
-// ("kf-run run | tee log") and stderr a terminal, stdout gets plain lines;
-// with stdout a terminal, the status line is there.
+// The live status line is drawn only where it goes: progress is on
+// stderr. With stderr a terminal, the status line is there and stdout
+// (piped: "kf-run run | tee result") gets only the result; with stderr
+// piped ("kf-run run 2>log") it gets plain lines, whatever stdout is.
 func TestStatusLineFollowsItsStream(t *testing.T) {
 	t.Parallel()
-	for _, stdoutTTY := range []bool{false, true} {
-		t.Run(fmt.Sprintf("stdout terminal %v", stdoutTTY), func(t *testing.T) {
+	for _, stderrTTY := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stderr terminal %v", stderrTTY), func(t *testing.T) {
 			t.Parallel()
 			master, term := openPTY(t)
 			drawn := make(chan []byte, 1)
@@ -55,27 +56,34 @@ func TestStatusLineFollowsItsStream(t *testing.T) {
 			cmd.Dir = t.TempDir()
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm"}
 			var piped bytes.Buffer
-			if stdoutTTY {
-				cmd.Stdout, cmd.Stderr = term, &piped
-			} else {
+			if stderrTTY {
 				cmd.Stdout, cmd.Stderr = &piped, term
+			} else {
+				cmd.Stdout, cmd.Stderr = term, &piped
 			}
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("kf-run: %v\n%s", err, piped.String())
 			}
 			term.Close() // the master reads EOF (EIO) once no end is open
 			tty := string(<-drawn)
-			if stdoutTTY {
+			if stderrTTY {
 				if !strings.Contains(tty, "tasks done") {
 					t.Errorf("no status line on the terminal:\n%q", tty)
+				}
+				// stdout is the result alone: one line, the pipeline's.
+				if lines := strings.Split(strings.TrimSpace(piped.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "train-demo\tSUCCEEDED\t") {
+					t.Errorf("stdout is not the result alone:\n%q", piped.String())
 				}
 				return
 			}
 			if strings.Contains(piped.String(), "\x1b[") || strings.Contains(piped.String(), "tasks done") {
-				t.Errorf("piped stdout has the terminal's status line:\n%q", piped.String())
+				t.Errorf("piped stderr has the terminal's status line:\n%q", piped.String())
 			}
 			if !strings.Contains(piped.String(), "run SUCCEEDED") {
-				t.Errorf("piped stdout lacks the progress lines:\n%s", piped.String())
+				t.Errorf("piped stderr lacks the progress lines:\n%s", piped.String())
+			}
+			if !strings.Contains(tty, "train-demo\tSUCCEEDED\t") || strings.Contains(tty, "Submit to") {
+				t.Errorf("the terminal on stdout has more than the result:\n%q", tty)
 			}
 		})
 	}

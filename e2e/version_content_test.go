@@ -56,7 +56,7 @@ pipelines:
 		if r.code != 0 {
 			t.Fatalf("run %d: want exit 0:\n%s", i+1, r)
 		}
-		out = append(out, r.stdout)
+		out = append(out, r.stderr)
 	}
 	runs := shared.runsNamed(t, run, "")
 	if len(runs) != 3 {

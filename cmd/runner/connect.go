@@ -34,9 +34,6 @@ func connect(p *plan.Plan, out *console.Console, e env) (*kfp.Client, *auth.Conn
 		return nil, nil, err
 	}
 	p.Target.Host = conn.Host
-	if a := auth.HostAdvice(conn.Host, p.Target.Namespace, conn.Mode); a != "" {
-		out.Warningf("kubeflow.host", "%s", a)
-	}
 	if p.Target.UIURL == "" && p.Target.APIServerOnly() {
 		// Said once here, rather than a dead link in every report.
 		out.Warningf("kubeflow.ui_url", "%s is KFP's API server, which serves no UI: runs get no links. Set kubeflow.ui_url (KF_RUN_UI_URL) to the KFP UI's address, e.g. https://kubeflow.example.com/pipeline", p.Target.Host)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kf-run/kf-run/internal/auth"
 	"github.com/kf-run/kf-run/internal/build"
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/config"
@@ -18,29 +19,33 @@ import (
 	"github.com/kf-run/kf-run/internal/plan"
 )
 
-const doctorHelp = `Usage: kf-run doctor [--config FILE] [--host URL] [--namespace NS] [--kube-context CTX]
-
-Checks the connection to Kubeflow without submitting anything: which mode
+func doctorCommand() command {
+	return command{
+		name:  "doctor",
+		usage: "kf-run doctor [--config FILE] [--host URL] [--namespace NS] [--kube-context CTX]",
+		about: `Checks the connection to Kubeflow without submitting anything: which mode
 the settings select, whether KFP answers (and which KFP release it
-names), whether it accepts the
-credentials, whether the identity may use the namespace, and, when an
-image repository is configured, whether kf-run may push to it. It prints
-what works and what to fix. The config file is optional (flags and
-KF_RUN_* env suffice); its pipelines are not read.
-
-Exit codes: 0 every check passed, 1 a check failed, 2 the settings are wrong.
-`
+names), whether it accepts the credentials, whether the identity may use
+the namespace, and, when an image repository is configured, whether
+kf-run may push to it. It prints what works and what to fix. The config
+file is optional (flags and KF_RUN_* env suffice); its pipelines are not
+read.`,
+		env: append(connectEnv(), "KO_DOCKER_REPO", "KF_RUN_REGISTRY_USERNAME"),
+		exits: `Exit codes:
+  0  every check passed
+  1  a check failed (the line that says FAIL says what to fix)
+  2  the settings are wrong (a config error, two modes at once)`,
+	}
+}
 
 // doctorCmd runs the checks in order and stops at the first that fails,
 // since each needs the one before.
 func doctorCmd(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	var c commonFlags
-	fs.StringVar(&c.config, "config", "", "config file (default kf-run.yaml when present)")
-	fs.StringVar(&c.Host, "host", "", "KFP API URL (env KF_RUN_HOST)")
-	fs.StringVar(&c.Namespace, "namespace", "", "Kubeflow profile namespace (env KF_RUN_NAMESPACE)")
-	fs.StringVar(&c.KubeContext, "kube-context", "", "kubeconfig context (env KF_RUN_KUBE_CONTEXT)")
-	if code, ok := parse(fs, args, e, doctorHelp); !ok {
+	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
+	c.registerTarget(fs, true)
+	if _, code, ok := doctorCommand().parse(fs, args, e, 0); !ok {
 		return code
 	}
 	info, _ := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile})
@@ -57,6 +62,9 @@ func doctorCmd(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	out.Mask(settings.Secrets()...)
+	if n := plan.CleanHost(&target); n != nil {
+		out.Printf("warn  host       %s", n.Msg)
+	}
 	p := &plan.Plan{Target: target, Auth: settings}
 	client, conn, err := connect(p, out, e)
 	if err != nil {
@@ -84,6 +92,11 @@ func doctorCmd(ctx context.Context, args []string, e env) int {
 	default:
 		out.Printf("FAIL  reach      %v", err)
 		return exitError
+	}
+	if multi || !known {
+		if a := auth.HostAdvice(conn.Host, target.Namespace, conn.Mode); a != "" {
+			out.Printf("warn  host       %s", a)
+		}
 	}
 	if multi && target.Namespace == "" {
 		out.Printf("FAIL  namespace  KFP is multi-user: set kubeflow.namespace, KF_RUN_NAMESPACE or --namespace to your Kubeflow profile namespace")

@@ -53,7 +53,7 @@ func TestDoctor(t *testing.T) {
 		code int
 		want string
 	}{
-		{"help", nil, []string{"--help"}, 0, "Exit codes: 0 every check passed"},
+		{"help", nil, []string{"--help"}, 0, "Exit codes:\n  0  every check passed"},
 		{"no host", nil, nil, 2, "no KFP host"},
 		{"two modes", map[string]string{"KF_RUN_TOKEN": "a", "KF_RUN_TOKEN_FILE": "/t"}, []string{"--host", kfp.URL}, 2, "exclude each other"},
 		{"bad config", nil, []string{"--config", "/nonexistent/kf-run.yaml"}, 2, "read config"},

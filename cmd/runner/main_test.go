@@ -32,17 +32,24 @@ func TestCLI(t *testing.T) {
 		args       []string
 		code       int
 		out, err   string
+		lacks      []string // in neither stream
 		notSubmits bool
 	}{
 		{name: "no command", args: nil, code: 2, err: "Usage:"},
 		{name: "help lists exit codes", args: []string{"--help"}, code: 0, out: "130  interrupted"},
-		{name: "run help", args: []string{"run", "--help"}, code: 0, err: "--no-wait"},
+		{name: "run help", args: []string{"run", "--help"}, code: 0, out: "--no-wait"},
+		{name: "run help lists the environment", args: []string{"run", "--help"}, code: 0, out: "KF_RUN_TOKEN "},
+		{name: "validate help has only its own flags", args: []string{"validate", "--help"}, code: 0, out: "  2  they are not", lacks: []string{"--no-wait", "--kube-context", "130", "KF_RUN_TOKEN"}},
+		{name: "doctor help has one list of exit codes", args: []string{"doctor", "--help"}, code: 0, out: "  2  the settings are wrong", lacks: []string{"130", "a run ended"}},
+		{name: "flags after arguments", args: []string{"wait", "r1", "--timeout", "10"}, code: 2, err: "invalid value \"10\" for --timeout: want a duration with a unit, e.g. 90s, 30m, 2h"},
+		{name: "wait needs a run", args: []string{"wait"}, code: 2, err: "give the ID of at least one run"},
+		{name: "bad output", args: []string{"run", "--output", "yaml"}, code: 2, err: "want text or json"},
 		{name: "version", args: []string{"version"}, code: 0, out: "kf-run dev"},
 		{name: "unknown command", args: []string{"deploy"}, code: 2, err: `unknown command "deploy"`},
-		{name: "bad flag", args: []string{"run", "--wat"}, code: 2, err: "flag provided but not defined: -wat"},
+		{name: "bad flag", args: []string{"run", "--wat"}, code: 2, err: "unknown flag --wat\nRun 'kf-run run --help' for its flags."},
 		{name: "stray argument", args: []string{"validate", "x.yaml"}, code: 2, err: `unexpected argument "x.yaml"`},
 		{name: "no config", args: []string{"run", "--config", "/nonexistent/kf-run.yaml"}, code: 2, err: "read config"},
-		{name: "spec without host", args: []string{"run", "--spec", spec, "--param", "dataset=x"}, code: 2, err: "no KFP host"},
+		{name: "spec without host", args: []string{"run", "--spec", spec, "--param", "dataset=x"}, code: 2, err: "no KFP host: give --host URL"},
 		{name: "bad param type", args: []string{"validate", "--spec", spec, "--param", "dataset=x", "--param", "epochs=three"}, code: 2, err: `--param epochs`},
 		{name: "unknown param", args: []string{"validate", "--spec", spec, "--param", "dataset=x", "--param", "epoch=3"}, code: 2, err: `no selected pipeline has a parameter "epoch"`},
 		{name: "validate ok", args: []string{"validate", "--spec", spec, "--param", "dataset=x"}, code: 0, out: "ok  train-demo"},
@@ -62,6 +69,11 @@ func TestCLI(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String()+stdout.String(), tt.err) {
 				t.Errorf("output lacks %q:\nstdout:\n%s\nstderr:\n%s", tt.err, stdout, stderr)
+			}
+			for _, l := range tt.lacks {
+				if strings.Contains(stderr.String()+stdout.String(), l) {
+					t.Errorf("output has %q:\nstdout:\n%s\nstderr:\n%s", l, stdout, stderr)
+				}
 			}
 		})
 	}

@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/kf-run/kf-run/internal/build"
+	"github.com/kf-run/kf-run/internal/auth"
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/console"
@@ -44,25 +42,27 @@ type env struct {
 const usageText = `kf-run submits compiled Kubeflow Pipelines from CI, waits for them and reports.
 
 Usage:
-  kf-run run [--config FILE] [--pipeline NAME]... [--no-wait] [--timeout D]
-  kf-run run --spec FILE --host URL [--namespace NS] [--experiment E] [--param k=v]... [--no-wait] [--timeout D]
-  kf-run validate [--config FILE | --spec FILE] [--pipeline NAME]... [--param k=v]... [--print]
-  kf-run doctor [--config FILE] [--host URL] [--namespace NS] [--kube-context CTX]
-  kf-run stop [--config FILE] [--state FILE]
+  kf-run run [--config FILE] [--pipeline NAME]... [flags]     submit, wait, report
+  kf-run run --spec FILE --host URL [--param k=v]... [flags]  the same without a config file
+  kf-run wait RUN_ID... [flags]                               follow runs started elsewhere
+  kf-run validate [--config FILE | --spec FILE] [--print]     check offline; print the requests
+  kf-run doctor [--config FILE] [--host URL]                  check the connection to KFP
+  kf-run stop [--config FILE] [--state FILE]                  terminate the runs kf-run run started
   kf-run version
 
-Run 'kf-run COMMAND --help' for the flags of a command.
-
+Run 'kf-run COMMAND --help' for a command's flags, environment and exit codes.
 `
 
 func run(ctx context.Context, args []string, e env) int {
 	if len(args) == 0 {
-		fmt.Fprint(e.stderr, usageText+exitCodesHelp+"\n")
+		fmt.Fprint(e.stderr, usageText)
 		return exitUsage
 	}
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], e)
+	case "wait":
+		return waitCmd(ctx, args[1:], e)
 	case "validate":
 		return validateCmd(args[1:], e)
 	case "doctor":
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, e env) int {
 		fmt.Fprintln(e.stdout, versionLine(version))
 		return exitOK
 	case "help", "-h", "--help":
-		fmt.Fprint(e.stdout, usageText+exitCodesHelp+"\n")
+		fmt.Fprint(e.stdout, usageText+"\nkf-run run and kf-run wait:\n"+exitCodesHelp+"\n")
 		return exitOK
 	default:
 		fmt.Fprintf(e.stderr, "kf-run: unknown command %q\n\n%s", args[0], usageText)
@@ -84,48 +84,30 @@ func run(ctx context.Context, args []string, e env) int {
 // terminal reports whether w is a terminal.
 func (e env) terminal(w io.Writer) bool { return e.isTerminal != nil && e.isTerminal(w) }
 
-// list is a repeatable string flag.
-type list []string
-
-func (l *list) String() string     { return strings.Join(*l, ",") }
-func (l *list) Set(v string) error { *l = append(*l, v); return nil }
-
 type commonFlags struct {
 	config string
 	plan.Flags
 	pipelines, params list
 }
 
-func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", "", "config file (default kf-run.yaml when present)")
-	fs.Var(&c.pipelines, "pipeline", "run only this pipeline of the config (repeatable)")
-	fs.StringVar(&c.Spec, "spec", "", "compiled pipeline file (KFP IR YAML or JSON) to run without a config file")
-	fs.StringVar(&c.Host, "host", "", "KFP API URL, e.g. https://kubeflow.example.com/pipeline (env KF_RUN_HOST)")
-	fs.StringVar(&c.Namespace, "namespace", "", "Kubeflow profile namespace on multi-user Kubeflow (env KF_RUN_NAMESPACE)")
-	fs.StringVar(&c.KubeContext, "kube-context", "", "reach KFP through this kubeconfig context's API server (env KF_RUN_KUBE_CONTEXT)")
-	fs.StringVar(&c.Experiment, "experiment", "", "experiment name (created if missing; default Default)")
-	fs.StringVar(&c.RunName, "run-name", "", "run name (default: pipeline, branch or PR, short SHA)")
-	fs.Var(&c.params, "param", "pipeline parameter NAME=VALUE, read by its declared type (repeatable)")
+// registerSelect adds the flags that choose what runs: the config or a
+// spec, pipelines, parameters and names.
+func (c *commonFlags) registerSelect(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
+	fs.Var(&c.pipelines, "pipeline", "run only the pipeline `NAME` of the config (repeatable)")
+	fs.StringVar(&c.Spec, "spec", "", "compiled pipeline `FILE` (KFP IR YAML or JSON) to run without a config file")
+	fs.StringVar(&c.Experiment, "experiment", "", "experiment `NAME` (created if missing; default Default)")
+	fs.StringVar(&c.RunName, "run-name", "", "run `NAME` (default: pipeline, branch or PR, short SHA)")
+	fs.Var(&c.params, "param", "pipeline parameter `NAME=VALUE`, read by its declared type (repeatable)")
 }
 
-func parse(fs *flag.FlagSet, args []string, e env, help string) (int, bool) {
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, help+"\nFlags:\n")
-		fs.PrintDefaults()
-		fmt.Fprint(e.stderr, "\n"+exitCodesHelp+"\n")
+// registerTarget adds the flags that say where KFP is.
+func (c *commonFlags) registerTarget(fs *flag.FlagSet, kube bool) {
+	fs.StringVar(&c.Host, "host", "", "KFP API `URL`, e.g. https://kubeflow.example.com/pipeline (env KF_RUN_HOST)")
+	fs.StringVar(&c.Namespace, "namespace", "", "Kubeflow profile `NAMESPACE` on multi-user Kubeflow (env KF_RUN_NAMESPACE)")
+	if kube {
+		fs.StringVar(&c.KubeContext, "kube-context", "", "reach KFP through the API server of kubeconfig `CONTEXT` (env KF_RUN_KUBE_CONTEXT)")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "kf-run: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage, false
-	}
-	return 0, true
 }
 
 // makePlan reads the CI facts and the config, and builds the plan.
@@ -140,7 +122,11 @@ func makePlan(c commonFlags, e env, offline bool) (*plan.Plan, error) {
 		path = config.DefaultFile
 	}
 	if path != "" {
-		if cfg, err = config.Load(path, e.lookupEnv); err != nil {
+		load := config.Load
+		if offline {
+			load = config.LoadOffline
+		}
+		if cfg, err = load(path, e.lookupEnv); err != nil {
 			return nil, err
 		}
 	}
@@ -148,62 +134,57 @@ func makePlan(c commonFlags, e env, offline bool) (*plan.Plan, error) {
 	return plan.New(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv, Offline: offline})
 }
 
-func validateCmd(args []string, e env) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	var c commonFlags
-	c.register(fs)
-	print := fs.Bool("print", false, "print the effective spec(s) that would be submitted, as JSON")
-	if code, ok := parse(fs, args, e, "Usage: kf-run validate [--config FILE | --spec FILE] [--param k=v]... [--print]\n\nChecks the config, the specs and the parameters without contacting KFP.\n"); !ok {
-		return code
+func runCommand() command {
+	return command{
+		name: "run",
+		usage: `kf-run run [--config FILE] [--pipeline NAME]... [flags]
+kf-run run --spec FILE --host URL [--param k=v]... [flags]`,
+		about: `Builds the ko:// images, submits the pipelines, waits for their runs and
+reports: the job summary, the step outputs and one comment on the pull
+request (GitHub); sections, a merge request note and a dotenv report
+(GitLab). Progress and the report go to stderr; stdout gets the result:
+one line per pipeline (name, state, run link), or with --output json one
+JSON object.`,
+		env:   append(append(connectEnv(), "KO_DOCKER_REPO", "KF_RUN_REGISTRY_USERNAME", "KF_RUN_STATE_FILE"), reportEnv()...),
+		exits: exitCodesHelp,
 	}
-	p, err := makePlan(c, e, true)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
-		return errCode(err)
-	}
-	for _, pl := range p.Pipelines {
-		if *print {
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(pl.Spec.RunBody()); err != nil {
-				fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
-				return exitError
-			}
-			continue
-		}
-		fmt.Fprintf(e.stdout, "ok  %s  (%s: %d tasks, %d parameters set)\n", pl.Name, pl.Spec.Path, len(pl.Spec.Tasks), len(pl.Parameters))
-		for _, ref := range build.Refs(pl.Spec) {
-			fmt.Fprintf(e.stdout, "    %s: built and pushed by kf-run run\n", ref)
-		}
-	}
-	return exitOK
 }
 
 func runCmd(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var c commonFlags
-	c.register(fs)
+	c.registerSelect(fs)
+	c.registerTarget(fs, true)
 	fs.BoolVar(&c.NoWait, "no-wait", false, "submit, print the run links and exit 0 without waiting")
-	fs.DurationVar(&c.Timeout, "timeout", 0, "give up waiting after this long (e.g. 30m); exit 4")
+	fs.Var(duration{&c.Timeout}, "timeout", "give up waiting after `DURATION`, e.g. 30m (exit 4)")
 	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment (merge request note on GitLab)")
-	fs.StringVar(&c.CommentKey, "comment-key", "", "tell this job's PR comment apart from other legs of a matrix job, e.g. the matrix values (or KF_RUN_COMMENT_KEY)")
-	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the markdown report (the GitHub job summary) to this file")
-	if code, ok := parse(fs, args, e, "Usage: kf-run run [--config FILE] [--pipeline NAME]...\n       kf-run run --spec FILE --host URL [--param k=v]...\n\nSubmits the pipelines, waits for their runs and reports.\n"); !ok {
+	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's PR comment apart from other legs of a matrix job, e.g. the matrix values (or KF_RUN_COMMENT_KEY)")
+	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the markdown report (the GitHub job summary) to `FILE`")
+	var o outputFlags
+	o.register(fs)
+	if _, code, ok := runCommand().parse(fs, args, e, 0); !ok {
 		return code
 	}
 	p, err := makePlan(c, e, false)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
+		o.printError(e.stdout, err, nil)
 		return errCode(err)
 	}
-	out := console.New(e.stdout, p.CI.Provider, e.terminal(e.stdout))
-	// Mask before anything else is printed.
-	out.Mask(p.Secrets...)
-
+	out := o.console(e, p)
+	for _, n := range p.Notes {
+		out.Warningf(n.Key, "%s", n.Msg)
+	}
 	client, _, err := connect(p, out, e)
 	if err != nil {
 		out.Errorf("kf-run", "%v", err)
+		o.printError(e.stdout, err, p.Secrets)
 		return exitUsage
+	}
+	if err := checkServer(ctx, client, p, out); err != nil {
+		out.Errorf("kf-run", "%v", err)
+		o.printError(e.stdout, err, p.Secrets)
+		return errCode(err)
 	}
 	// Build (after connect, whose config errors cost nothing to find): on
 	// any error nothing is submitted; the report says why.
@@ -217,9 +198,14 @@ func runCmd(ctx context.Context, args []string, e env) int {
 			waitAll(ctx, client, p, out, e.poll)
 		}
 	}
+	return finish(ctx, client, p, out, e, o)
+}
 
-	// Stopping the runs and the report always happen, with a fresh deadline.
-	// After a signal all of it fits in GitHub's ~10 s before SIGKILL.
+// finish stops what nobody will wait for, publishes the reports, prints
+// the result on stdout and returns the exit code. Stopping the runs and
+// the report always happen, with a fresh deadline: after a signal all of
+// it fits in GitHub's ~10 s before SIGKILL.
+func finish(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console, e env, o outputFlags) int {
 	budget := time.Minute
 	if ctx.Err() != nil {
 		budget = 8 * time.Second
@@ -229,17 +215,19 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	stopRuns(cctx, client, p, out, ctx.Err() != nil)
 	forgetEnded(p, out)
 	publish(cctx, p, out, e)
+	o.print(e.stdout, p)
 	return exitCode(ctx, p, nil)
 }
 
-func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console) {
-	end := out.Group("Submit to " + p.Target.Host)
-	defer end()
-	var unreachable error
-	// The release goes into the report; kf-run's calls work on every KFP
-	// from 2.0 on, so a healthz that fails stops nothing here (an
-	// unreachable server is said by the first submit).
-	switch srv, err := client.Server(ctx); {
+// checkServer reads the server's healthz once, before anything is built or
+// sent: its release goes into the report, and multi-user KFP without a
+// namespace is a settings error (exit 2, nothing submitted) rather than
+// KFP's refusal of the first call. kf-run's calls work on every KFP from
+// 2.0 on, so a healthz that fails stops nothing (an unreachable server is
+// said by the first submit).
+func checkServer(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console) error {
+	srv, err := client.Server(ctx)
+	switch {
 	case err == nil:
 		p.Server = srv
 		line := "KFP " + srv.String()
@@ -250,6 +238,21 @@ func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *conso
 	case !kfp.IsUnreachable(err):
 		out.Printf("KFP release unknown: %v", err)
 	}
+	if err == nil && srv.MultiUser && p.Target.Namespace == "" {
+		return &plan.UsageError{Err: fmt.Errorf("%s is multi-user Kubeflow: set kubeflow.namespace, KF_RUN_NAMESPACE or --namespace to your Kubeflow profile namespace (nothing was submitted)", p.Target.Host)}
+	}
+	if err != nil || srv.MultiUser {
+		if a := auth.HostAdvice(p.Target.Host, p.Target.Namespace, p.Auth.Mode()); a != "" {
+			out.Warningf("kubeflow.host", "%s", a)
+		}
+	}
+	return nil
+}
+
+func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console) {
+	end := out.Group("Submit to " + p.Target.Host)
+	defer end()
+	var unreachable error
 	for _, pl := range p.Pipelines {
 		if ctx.Err() != nil {
 			pl.Err = ctx.Err()

@@ -16,9 +16,11 @@ import (
 // job's after_script has minutes at most (GitLab: 5 by default).
 const stopBudget = 30 * time.Second
 
-const stopHelp = `Usage: kf-run stop [--config FILE] [--state FILE] [--host URL] [--namespace NS] [--kube-context CTX]
-
-Terminates the runs that kf-run run started and that have not ended, as
+func stopCommand() command {
+	return command{
+		name:  "stop",
+		usage: "kf-run stop [--config FILE] [--state FILE] [--host URL] [--namespace NS] [--kube-context CTX]",
+		about: `Terminates the runs that kf-run run started and that have not ended, as
 listed in the state file kf-run run writes the moment each run is created
 (--state, else KF_RUN_STATE_FILE, else .kf-run/runs.jsonl in the working
 directory). All runs are asked at once, within 30 s. A run that has ended,
@@ -26,23 +28,24 @@ or that KFP is already stopping, counts as done; done runs leave the file,
 so running kf-run stop again is harmless. It connects with the same settings
 as kf-run run (flags, KF_RUN_* env, the config file). Made for a cancelled
 CI job: GitLab runs after_script on cancel with CI_JOB_STATUS=canceled.
-Runs of a config with cancel_on_interrupt: false are not recorded.
-
-Exit codes: 0 nothing recorded is left running (or nothing was recorded),
-1 a run could not be stopped (it stays in the file), 2 the settings are
-wrong, 130 interrupted.
-`
+Runs of a config with cancel_on_interrupt: false are not recorded.`,
+		env: append(connectEnv(), "KF_RUN_STATE_FILE"),
+		exits: `Exit codes:
+  0    nothing recorded is left running (or nothing was recorded)
+  1    a run could not be stopped (it stays in the file)
+  2    the settings are wrong
+  130  interrupted`,
+	}
+}
 
 // stopCmd wires kf-run stop: state file → connection → stop.Runs → report.
 func stopCmd(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
 	var c commonFlags
-	fs.StringVar(&c.config, "config", "", "config file (default kf-run.yaml when present)")
-	fs.StringVar(&c.Host, "host", "", "KFP API URL (env KF_RUN_HOST)")
-	fs.StringVar(&c.Namespace, "namespace", "", "Kubeflow profile namespace (env KF_RUN_NAMESPACE)")
-	fs.StringVar(&c.KubeContext, "kube-context", "", "kubeconfig context (env KF_RUN_KUBE_CONTEXT)")
-	state := fs.String("state", "", "state file written by kf-run run (env KF_RUN_STATE_FILE, default "+stop.DefaultFile+")")
-	if code, ok := parse(fs, args, e, stopHelp); !ok {
+	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
+	c.registerTarget(fs, true)
+	state := fs.String("state", "", "state `FILE` written by kf-run run (env KF_RUN_STATE_FILE, default "+stop.DefaultFile+")")
+	if _, code, ok := stopCommand().parse(fs, args, e, 0); !ok {
 		return code
 	}
 	info, _ := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile})
