@@ -49,8 +49,8 @@ type Options struct {
 	Profile      Profile       // the KFP version to stand for; default 2.0 (see Profile)
 	Prefix       string        // serve KFP under this path, e.g. /pipeline
 	StepDuration time.Duration // time per simulated step; default 300ms
-	Tick         time.Duration // how often runs advance; default StepDuration/3, < 0 = only on Tick()
-	Clock        Clock         // default: the real clock
+	Tick         time.Duration // how often runs advance and schedules are synced; default StepDuration/3, < 0 = only on Tick()
+	Clock        Clock         // default: the real clock; a *ManualClock turns the tick off (see AdvanceClock)
 	Namespace    string        // KFP's own namespace (POD_NAMESPACE); default kubeflow
 	UserIDHeader string        // KUBEFLOW_USERID_HEADER; default kubeflow-userid
 
@@ -128,6 +128,10 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 	o.Profile = profile
 	if o.Clock == nil {
 		o.Clock = realClock{}
+	}
+	if _, manual := o.Clock.(*ManualClock); manual {
+		// Nothing happens between two AdvanceClock calls.
+		o.Tick = -1
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
