@@ -309,3 +309,45 @@ func TestClockControl(t *testing.T) {
 		t.Errorf("real clock: %v", r)
 	}
 }
+
+// TestScheduleOnTick: with a clock of the test's own, the tick that
+// advances runs also syncs schedules (the real-clock path).
+func TestScheduleOnTick(t *testing.T) {
+	clock := &fakeClock{now: clockStart}
+	sb, c := start(t, sandbox.Options{Clock: clock, Tick: -1, StepDuration: time.Second})
+	t.Parallel()
+	pid, vid := c.Upload(t, "two-step", "two_step.yaml", kfptest.Pipeline(t, "two_step.yaml"))
+	id := recurringRun(t, c, pid, vid, map[string]any{"trigger": periodic(5, time.Time{})})
+	for i, want := range []int{0, 0, 1, 1, 2} {
+		if i > 0 {
+			clock.add(3 * time.Second)
+		}
+		sb.Tick()
+		if runs := runsOf(t, c, "", id); len(runs) != want {
+			t.Errorf("at +%ds: %d runs, want %d", 3*i, len(runs), want)
+		}
+	}
+}
+
+// TestScheduleV1beta1Job: a v1beta1 job of a v2 pipeline version triggers
+// too, with its runtime parameters.
+func TestScheduleV1beta1Job(t *testing.T) {
+	_, c, ctl, pid, vid := scheduled(t, sandbox.Options{})
+	t.Parallel()
+	job := c.Must(t, http.StatusOK, http.MethodPost, "/apis/v1beta1/jobs", map[string]any{
+		"name": "v1-nightly", "enabled": true, "max_concurrency": "1",
+		"pipeline_spec":       map[string]any{"runtime_config": map[string]any{"parameters": map[string]any{"text": "from-v1"}}},
+		"resource_references": []any{map[string]any{"key": map[string]any{"type": "PIPELINE_VERSION", "id": vid}, "relationship": "CREATOR"}},
+		"trigger":             map[string]any{"periodic_schedule": map[string]any{"interval_second": "5"}},
+	}).JSON(t)
+	advance(t, ctl, 5*time.Second)
+	runs := runsOf(t, c, "", job["id"].(string))
+	if len(runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(runs))
+	}
+	ref, _ := runs[0]["pipeline_version_reference"].(map[string]any)
+	params, _ := runs[0]["runtime_config"].(map[string]any)["parameters"].(map[string]any)
+	if ref["pipeline_id"] != pid || ref["pipeline_version_id"] != vid || params["text"] != "from-v1" {
+		t.Errorf("run: pipeline_version_reference %v, parameters %v", ref, params)
+	}
+}
