@@ -83,9 +83,10 @@ type Sandbox struct {
 	faults   *Faults
 	requests *requestLog
 
-	lock    *bigLock           // kfpLock, or a test's own
-	runs    map[string]*runSim // by workflow name
-	byRunID map[string]*runSim
+	lock     *bigLock           // kfpLock, or a test's own
+	runs     map[string]*runSim // by workflow name
+	byRunID  map[string]*runSim
+	syncErrs map[string]string // the last error syncing each schedule (schedule.go)
 
 	scriptMu sync.Mutex
 	scripts  []Script
@@ -145,6 +146,7 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 		lock:       kfpLock,
 		runs:       map[string]*runSim{},
 		byRunID:    map[string]*runSim{},
+		syncErrs:   map[string]string{},
 		closing:    make(chan struct{}),
 	}
 	errLog := slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)

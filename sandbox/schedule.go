@@ -67,14 +67,30 @@ func (s *Sandbox) syncSchedulesLocked() {
 		for i := 0; i < maxSubmitsPerSync; i++ {
 			submitted, err := s.syncScheduleLocked(context.Background(), key)
 			s.discoverLocked()
-			if err != nil {
-				s.log.Error("sandbox: sync scheduled workflow", "swf", key, "err", err)
-			}
+			s.logSyncError(key, err)
 			if !submitted || err != nil {
 				break
 			}
 		}
 	}
+}
+
+// logSyncError logs a schedule's sync error when it differs from the last
+// one, since a failing schedule fails again on every tick.
+func (s *Sandbox) logSyncError(key string, err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if s.syncErrs[key] == msg {
+		return
+	}
+	if msg == "" {
+		delete(s.syncErrs, key)
+		return
+	}
+	s.syncErrs[key] = msg
+	s.log.Error("sandbox: sync scheduled workflow", "swf", key, "err", err)
 }
 
 // syncScheduleLocked is the controller's syncHandler for one schedule: list
