@@ -39,6 +39,7 @@ type runSim struct {
 	done         bool   // a final phase was reported
 
 	deletedAt time.Time // when the workflow and its pods were deleted (GCRun); zero = they exist
+	gone      bool      // KFP refused a report for good (the run was deleted, and with it the workflow)
 }
 
 func metaTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
@@ -70,15 +71,43 @@ func (s *Sandbox) discoverLocked() {
 		}
 		wf := spec.(*util.Workflow).Workflow
 		r := &runSim{name: name, wf: wf, created: now, runID: wf.Labels[util.LabelKeyWorkflowRunId]}
+		scheduled := wf.Labels[util.LabelKeyWorkflowIsOwnedByScheduledWorkflow] == "true"
 		if run, err := s.kfp.rm.GetRun(r.runID); err == nil {
 			r.script = s.scriptFor(run.DisplayName)
+		} else if scheduled {
+			// KFP names a scheduled run after its workflow.
+			r.script = s.scriptFor(wf.Name)
 		}
-		// Argo sets these on creation; KFP's report path requires the UID.
-		wf.UID = types.UID(uuid.NewString())
-		wf.CreationTimestamp = metaTime(now)
+		// The Kubernetes API server sets these on creation (the schedule
+		// controller's creates already have them); KFP's report path
+		// requires the UID.
+		if wf.UID == "" {
+			wf.UID = types.UID(uuid.NewString())
+			wf.CreationTimestamp = metaTime(now)
+		}
 		s.runs[name] = r
 		s.byRunID[r.runID] = r
+		if scheduled {
+			// A scheduled run exists in KFP only once the persistence
+			// agent reports its workflow, which it does as soon as the
+			// workflow appears.
+			if err := s.reportPendingLocked(r); err != nil {
+				s.log.Error("sandbox: report scheduled workflow", "workflow", name, "err", err)
+				r.gone, r.done = true, true
+			}
+		}
 	}
+}
+
+// reportPendingLocked reports a workflow Argo has not started yet.
+func (s *Sandbox) reportPendingLocked(r *runSim) error {
+	st := wfv1.WorkflowStatus{Phase: wfv1.WorkflowPending}
+	r.wf.Status = st
+	if err := s.sendReportLocked(r); err != nil {
+		return err
+	}
+	r.lastReport = signature(st)
+	return nil
 }
 
 var retryPath = regexp.MustCompile(`^/apis/(?:v2beta1/runs/([^/]+):retry|v1beta1/runs/([^/]+)/retry)$`)
@@ -105,6 +134,7 @@ func (s *Sandbox) afterLocked(req *http.Request) {
 	}
 	r.wf.Spec.ActiveDeadlineSeconds = nil
 	r.wf.Status = wfv1.WorkflowStatus{}
+	delete(r.wf.Labels, labelCompleted)
 	r.root, r.wfPhase, r.wfMessage, r.manual = nil, "", "", false
 	r.terminatedAt, r.lastReport, r.done = time.Time{}, "", false
 	// KFP's retry creates the workflow again.
@@ -125,6 +155,9 @@ func (s *Sandbox) Tick() {
 
 func (s *Sandbox) tickLocked() {
 	s.discoverLocked()
+	// The schedule controller runs last, so a run that ends now makes room
+	// under max_concurrency now.
+	defer s.syncSchedulesLocked()
 	now := s.clock.Now()
 	names := make([]string, 0, len(s.runs))
 	for name, r := range s.runs {
@@ -147,7 +180,7 @@ func (s *Sandbox) tickLocked() {
 		if !r.manual && r.root == nil && r.terminatedAt.IsZero() && !now.Before(r.created.Add(s.opts.StepDuration)) {
 			s.startLocked(r, r.created.Add(s.opts.StepDuration))
 		}
-		if r.lastReport == "" && !r.manual && !r.wfStart.IsZero() && r.wfStart.Before(now) {
+		if (r.lastReport == "" || r.lastReport == string(wfv1.WorkflowPending)) && !r.manual && !r.wfStart.IsZero() && r.wfStart.Before(now) {
 			// A late tick must not skip RUNNING: report the start first,
 			// as the persistence agent would have seen it.
 			if err := s.reportLocked(r, r.wfStart); err != nil {
@@ -158,7 +191,7 @@ func (s *Sandbox) tickLocked() {
 			// In-process reports only fail for good (e.g. the run was
 			// deleted): stop advancing this run rather than retry forever.
 			s.log.Error("sandbox: report workflow; no longer advancing this run", "run", r.runID, "err", err)
-			r.done = true
+			r.done, r.gone = true, true
 		}
 	}
 }
@@ -279,13 +312,15 @@ func (s *Sandbox) reportLocked(r *runSim, t time.Time) error {
 		return nil
 	}
 	r.wf.Status = st
-	body, err := json.Marshal(r.wf)
-	if err != nil {
-		return err
+	if st.Phase.Completed() {
+		// Argo labels a workflow when it completes; the schedule
+		// controller counts the unlabelled ones as active.
+		if r.wf.Labels == nil {
+			r.wf.Labels = map[string]string{}
+		}
+		r.wf.Labels[labelCompleted] = "true"
 	}
-	ctx := metadata.NewIncomingContext(context.Background(),
-		metadata.Pairs("authorization", "Bearer "+s.agentToken))
-	if _, err := s.kfp.report.ReportWorkflowV1(ctx, &apiv1beta1.ReportWorkflowRequest{Workflow: string(body)}); err != nil {
+	if err := s.sendReportLocked(r); err != nil {
 		return err
 	}
 	r.lastReport = sig
@@ -293,6 +328,19 @@ func (s *Sandbox) reportLocked(r *runSim, t time.Time) error {
 		r.done = true
 	}
 	return nil
+}
+
+// sendReportLocked sends the workflow as it is through ReportWorkflowV1,
+// authenticated as the persistence agent.
+func (s *Sandbox) sendReportLocked(r *runSim) error {
+	body, err := json.Marshal(r.wf)
+	if err != nil {
+		return err
+	}
+	ctx := metadata.NewIncomingContext(context.Background(),
+		metadata.Pairs("authorization", "Bearer "+s.agentToken))
+	_, err = s.kfp.report.ReportWorkflowV1(ctx, &apiv1beta1.ReportWorkflowRequest{Workflow: string(body)})
+	return err
 }
 
 func signature(st wfv1.WorkflowStatus) string {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/kubeflow/pipelines/backend/src/apiserver/client"
 	"github.com/kubeflow/pipelines/backend/src/apiserver/common"
 	"github.com/kubeflow/pipelines/backend/src/apiserver/resource"
+	"github.com/kubeflow/pipelines/backend/src/common/util"
 	swfapi "github.com/kubeflow/pipelines/backend/src/crd/pkg/apis/scheduledworkflow/v1beta1"
 	swfclient "github.com/kubeflow/pipelines/backend/src/crd/pkg/client/clientset/versioned/typed/scheduledworkflow/v1beta1"
 	authv1 "k8s.io/api/authentication/v1"
@@ -44,6 +46,7 @@ func (c *clientManager) TokenReviewClient() client.TokenReviewInterface { return
 type swfFake struct {
 	mu    sync.Mutex
 	items map[string]*swfapi.ScheduledWorkflow // by namespace/name
+	clock util.TimeInterface                   // the sandbox clock, for creation times
 }
 
 func (f *swfFake) ScheduledWorkflow(namespace string) swfclient.ScheduledWorkflowInterface {
@@ -70,7 +73,9 @@ func (c *swfNamespace) Create(_ context.Context, s *swfapi.ScheduledWorkflow) (*
 	}
 	s.Namespace = c.ns
 	s.UID = types.UID(id)
-	s.CreationTimestamp = metav1.Now()
+	// Kubernetes keeps creation times to the second; the schedule
+	// controller counts from this one.
+	s.CreationTimestamp = metav1.NewTime(c.f.clock.Now().Truncate(time.Second))
 	key := c.ns + "/" + s.Name
 	if _, dup := c.f.items[key]; dup {
 		return nil, k8errors.NewAlreadyExists(k8schema.ParseGroupResource("scheduledworkflows.kubeflow.org"), s.Name)

@@ -313,6 +313,8 @@ func (s *Sandbox) control() http.Handler {
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
 	m.HandleFunc("POST /_sandbox/runs/{id}/gc", s.gcControl)
+	m.HandleFunc("GET /_sandbox/clock", s.clockControl)
+	m.HandleFunc("POST /_sandbox/clock/advance", s.advanceClockControl)
 	m.HandleFunc("POST /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
 		var f Fault
 		if !decode(w, r, &f) {

@@ -72,7 +72,7 @@ func newKFP(o *Options, clock util.TimeInterface, agentToken string) (*kfp, erro
 	tr := tokenReview{tokens: tokens, agentToken: agentToken}
 	fake.SubjectAccessReviewClientFake = accessReview{allow: o.Allow}
 	fake.AuthenticatorsFake = auth.GetAuthenticators(tr)
-	cm := &clientManager{FakeClientManager: fake, swf: &swfFake{items: map[string]*swfapi.ScheduledWorkflow{}}, tokenReview: tr}
+	cm := &clientManager{FakeClientManager: fake, swf: &swfFake{items: map[string]*swfapi.ScheduledWorkflow{}, clock: clock}, tokenReview: tr}
 	rm := resource.NewResourceManager(cm, &resource.ResourceManagerOptions{CollectMetrics: false})
 	if !o.MultiUser {
 		if _, err := rm.CreateDefaultExperiment(""); err != nil {

@@ -49,8 +49,8 @@ type Options struct {
 	Profile      Profile       // the KFP version to stand for; default 2.0 (see Profile)
 	Prefix       string        // serve KFP under this path, e.g. /pipeline
 	StepDuration time.Duration // time per simulated step; default 300ms
-	Tick         time.Duration // how often runs advance; default StepDuration/3, < 0 = only on Tick()
-	Clock        Clock         // default: the real clock
+	Tick         time.Duration // how often runs advance and schedules are synced; default StepDuration/3, < 0 = only on Tick()
+	Clock        Clock         // default: the real clock; a *ManualClock turns the tick off (see AdvanceClock)
 	Namespace    string        // KFP's own namespace (POD_NAMESPACE); default kubeflow
 	UserIDHeader string        // KUBEFLOW_USERID_HEADER; default kubeflow-userid
 
@@ -83,9 +83,10 @@ type Sandbox struct {
 	faults   *Faults
 	requests *requestLog
 
-	lock    *bigLock           // kfpLock, or a test's own
-	runs    map[string]*runSim // by workflow name
-	byRunID map[string]*runSim
+	lock     *bigLock           // kfpLock, or a test's own
+	runs     map[string]*runSim // by workflow name
+	byRunID  map[string]*runSim
+	syncErrs map[string]string // the last error syncing each schedule (schedule.go)
 
 	scriptMu sync.Mutex
 	scripts  []Script
@@ -129,6 +130,10 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
+	if _, manual := o.Clock.(*ManualClock); manual {
+		// Nothing happens between two AdvanceClock calls.
+		o.Tick = -1
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -141,6 +146,7 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 		lock:       kfpLock,
 		runs:       map[string]*runSim{},
 		byRunID:    map[string]*runSim{},
+		syncErrs:   map[string]string{},
 		closing:    make(chan struct{}),
 	}
 	errLog := slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)

@@ -46,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.UserIDHeader, "userid-header", "kubeflow-userid", "`header` carrying the user identity (KUBEFLOW_USERID_HEADER)")
 	fs.Var(allow, "allow", "`USER=ns1,ns2` may act in these namespaces (* = all); repeatable; default: everyone everywhere")
 	fs.Var(tokens, "token", "`TOKEN=USER`: a valid bearer token and its user; repeatable; default: any token is user \"test\"")
+	clock := fs.String("clock", "real", "`real` or manual: a manual clock stands still until POST /_sandbox/clock/advance?by=D moves it")
+	clockStart := fs.String("clock-start", "", "with --clock manual, the `time` (RFC 3339) the clock starts at; default: now, to the second")
 	verbose := fs.Bool("verbose", false, "log sandbox activity at debug level")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -58,6 +60,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Profile = sandbox.Profile(*profile)
+	switch *clock {
+	case "real":
+		if *clockStart != "" {
+			fmt.Fprintln(stderr, "kfp-sandbox: --clock-start needs --clock manual")
+			return 2
+		}
+	case "manual":
+		start := time.Now().UTC().Truncate(time.Second)
+		if *clockStart != "" {
+			t, err := time.Parse(time.RFC3339, *clockStart)
+			if err != nil {
+				fmt.Fprintf(stderr, "kfp-sandbox: --clock-start: %v\n", err)
+				return 2
+			}
+			start = t
+		}
+		o.Clock = sandbox.NewManualClock(start)
+	default:
+		fmt.Fprintf(stderr, "kfp-sandbox: --clock must be real or manual, not %q\n", *clock)
+		return 2
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug

@@ -165,6 +165,22 @@ func TestFlags(t *testing.T) {
 				}
 			}
 		}},
+		{"manual clock", []string{"--clock", "manual", "--clock-start", "2026-01-02T03:04:05Z"}, func(t *testing.T, p *proc) {
+			root := &kfptest.Client{Base: p.kfpURL}
+			if r := root.Must(t, 200, "GET", "/_sandbox/clock", nil).JSON(t); r["now"] != "2026-01-02T03:04:05Z" || r["manual"] != true {
+				t.Errorf("GET /_sandbox/clock = %v", r)
+			}
+			if r := root.Must(t, 200, "POST", "/_sandbox/clock/advance?by=10s", nil).JSON(t); r["now"] != "2026-01-02T03:04:15Z" {
+				t.Errorf("advance 10s: %v", r)
+			}
+		}},
+		{"real clock by default", nil, func(t *testing.T, p *proc) {
+			root := &kfptest.Client{Base: p.kfpURL}
+			if r := root.Must(t, 200, "GET", "/_sandbox/clock", nil).JSON(t); r["manual"] != false {
+				t.Errorf("GET /_sandbox/clock = %v", r)
+			}
+			root.Must(t, 409, "POST", "/_sandbox/clock/advance?by=10s", nil)
+		}},
 		{"registry auth", []string{"--registry-user", "u", "--registry-password", "p"}, func(t *testing.T, p *proc) {
 			resp, err := http.Get("http://" + p.registry + "/v2/")
 			if err != nil {
@@ -199,7 +215,8 @@ func TestFlags(t *testing.T) {
 
 func TestBadFlags(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"--nope"}, {"--allow", "no-equals"}, {"extra"}} {
+	for _, args := range [][]string{{"--nope"}, {"--allow", "no-equals"}, {"extra"},
+		{"--clock", "sundial"}, {"--clock-start", "2026-01-02T03:04:05Z"}, {"--clock", "manual", "--clock-start", "tomorrow"}} {
 		cmd := exec.Command(binary, args...)
 		var stdout bytes.Buffer
 		cmd.Stdout = &stdout
