@@ -8,6 +8,7 @@ package config_test
 // new config field without a schema entry fails TestSchemaMatchesStructs.
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -24,6 +25,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"gopkg.in/yaml.v3"
 
 	"github.com/kf-run/kf-run/internal/config"
@@ -51,12 +53,17 @@ func loadSchema(t *testing.T) (*jsonschema.Schema, map[string]any) {
 	if !ok {
 		t.Fatalf("%s: not a JSON object", schemaFile)
 	}
+	// Known by its $id, the URL it is published at, as editors know it.
+	id, _ := raw["$id"].(string)
+	if id == "" {
+		t.Fatalf("%s: no $id", schemaFile)
+	}
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	if err := c.AddResource(schemaFile, doc); err != nil {
+	if err := c.AddResource(id, doc); err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.Compile(schemaFile)
+	s, err := c.Compile(id)
 	if err != nil {
 		t.Fatalf("compile %s: %v", schemaFile, err)
 	}
@@ -607,4 +614,55 @@ func (d *drift) walk(path string, t reflect.Type, s any, ptr string) {
 	case t.Kind() == reflect.Slice:
 		d.walk(path+"[]", t.Elem(), m["items"], ptr+"/items")
 	}
+}
+
+// The README's kf-run.yaml snippets (YAML blocks whose keys are all
+// top-level config keys) match the schema, but for keys they leave out:
+// a snippet shows one setting, not a whole file.
+func TestSchemaAcceptsREADME(t *testing.T) {
+	t.Parallel()
+	s, _ := loadSchema(t)
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := []string{"kubeflow", "defaults", "report", "images", "pipelines"}
+	snippets := 0
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatchIndex(string(b), -1) {
+		src := string(b)[m[2]:m[3]]
+		line := 1 + strings.Count(string(b)[:m[2]], "\n")
+		var doc map[string]any
+		if yaml.Unmarshal([]byte(src), &doc) != nil || len(doc) == 0 {
+			continue
+		}
+		if slices.ContainsFunc(slices.Collect(maps.Keys(doc)), func(k string) bool { return !slices.Contains(top, k) }) {
+			continue // a workflow, a GitLab job, a spec excerpt
+		}
+		snippets++
+		err := validate(s, src)
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) && !slices.ContainsFunc(leaves(ve), func(e *jsonschema.ValidationError) bool {
+			_, ok := e.ErrorKind.(*kind.Required)
+			return !ok
+		}) {
+			continue // only keys the snippet leaves out
+		}
+		if err != nil {
+			t.Errorf("README.md:%d: a kf-run.yaml snippet does not match the schema:\n%v", line, err)
+		}
+	}
+	if snippets < 5 {
+		t.Errorf("found %d kf-run.yaml snippets in README.md, want the config examples", snippets)
+	}
+}
+
+func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(e.Causes) == 0 {
+		return []*jsonschema.ValidationError{e}
+	}
+	var out []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		out = append(out, leaves(c)...)
+	}
+	return out
 }
