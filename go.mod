@@ -14,6 +14,7 @@ require (
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/kubeflow/pipelines v0.0.0-20231208180049-c5658f09ec38
 	github.com/rhysd/actionlint v1.7.12
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	gitlab.com/gitlab-org/api/client-go v1.46.0
 	golang.org/x/net v0.58.0
 	golang.org/x/sync v0.22.0

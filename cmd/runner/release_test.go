@@ -111,8 +111,9 @@ type goreleaserConfig struct {
 		} `yaml:"builds_info"`
 	} `yaml:"archives"`
 	Checksum struct {
-		NameTemplate string `yaml:"name_template"`
-		Algorithm    string `yaml:"algorithm"`
+		NameTemplate string      `yaml:"name_template"`
+		Algorithm    string      `yaml:"algorithm"`
+		ExtraFiles   []extraFile `yaml:"extra_files"`
 	} `yaml:"checksum"`
 	SBOMs []struct {
 		Artifacts string `yaml:"artifacts"`
@@ -136,8 +137,19 @@ type goreleaserConfig struct {
 		Args      []string `yaml:"args"`
 	} `yaml:"docker_signs"`
 	Release struct {
-		Draft bool `yaml:"draft"`
+		Draft  bool `yaml:"draft"`
+		GitHub struct {
+			Owner string `yaml:"owner"`
+			Name  string `yaml:"name"`
+		} `yaml:"github"`
+		ExtraFiles []extraFile `yaml:"extra_files"`
 	} `yaml:"release"`
+}
+
+// extraFile is a file of the repository published as it is.
+type extraFile struct {
+	Glob         string `yaml:"glob"`
+	NameTemplate string `yaml:"name_template"`
 }
 
 func loadGoreleaser(t *testing.T) goreleaserConfig {
@@ -480,5 +492,87 @@ func TestReleaseWorkflow(t *testing.T) {
 	}
 	if i != len(order) {
 		t.Errorf("release steps are out of order: %q not found after %q", order[i], fmt.Sprint(order[:i]))
+	}
+}
+
+// kf-run.yaml's JSON Schema (schema/kf-run.schema.json; internal/config
+// tests hold it to the loader) is a release file, listed in the signed
+// checksums.txt, and every config that names it with a yaml-language-server
+// modeline names the URL it is published at: the schema's $id.
+func TestReleaseSchema(t *testing.T) {
+	t.Parallel()
+	c := loadGoreleaser(t)
+	const file = "schema/kf-run.schema.json"
+	published := func(what string, files []extraFile) string {
+		t.Helper()
+		for _, f := range files {
+			m, err := filepath.Glob(filepath.Join(repoRoot, f.Glob))
+			if err != nil {
+				t.Fatalf("%s extra_files glob %q: %v", what, f.Glob, err)
+			}
+			if len(m) != 1 || filepath.ToSlash(m[0]) != filepath.ToSlash(filepath.Join(repoRoot, file)) {
+				continue
+			}
+			if f.NameTemplate == "" {
+				return filepath.Base(file)
+			}
+			return render(t, f.NameTemplate, map[string]any{})
+		}
+		t.Errorf("%s extra_files %+v do not publish %s", what, files, file)
+		return ""
+	}
+	name := published("release", c.Release.ExtraFiles)
+	if got := published("checksum", c.Checksum.ExtraFiles); got != name {
+		t.Errorf("checksums.txt lists the schema as %q, the release publishes it as %q", got, name)
+	}
+	if c.Release.GitHub.Owner == "" || c.Release.GitHub.Name == "" {
+		t.Fatalf("release.github %+v: no repository to publish in", c.Release.GitHub)
+	}
+	// "latest" is the newest release that is neither a draft nor a
+	// pre-release: the workflow publishes the draft only once it is checked.
+	url := fmt.Sprintf("https://github.com/%s/%s/releases/latest/download/%s", c.Release.GitHub.Owner, c.Release.GitHub.Name, name)
+
+	b, err := os.ReadFile(filepath.Join(repoRoot, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		ID string `json:"$id"`
+	}
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if schema.ID != url {
+		t.Errorf("%s: $id %q, want %q, where the release publishes it", file, schema.ID, url)
+	}
+
+	// The example configs start with the modeline (it must be a comment
+	// before the first key), and every modeline in them or in the README
+	// names the published URL.
+	modeline := "# yaml-language-server: $schema=" + url
+	anyModeline := regexp.MustCompile(`yaml-language-server: \$schema=(\S+)`)
+	examples, err := filepath.Glob(filepath.Join(repoRoot, "examples", "*", "kf-run.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples = append(examples, filepath.Join(repoRoot, "examples", "kf-run.yaml"))
+	found := 0
+	for _, f := range append(examples, filepath.Join(repoRoot, "README.md")) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first, _, _ := strings.Cut(string(b), "\n"); first != modeline && !strings.HasSuffix(f, "README.md") {
+			t.Errorf("%s: first line %q, want %q", f, first, modeline)
+		}
+		for _, m := range anyModeline.FindAllSubmatch(b, -1) {
+			found++
+			if string(m[1]) != url {
+				t.Errorf("%s: a modeline names %s, want %s", f, m[1], url)
+			}
+		}
+	}
+	if found <= len(examples) {
+		t.Errorf("%d modelines in %d example configs and README.md: the README's config example needs %q", found, len(examples), modeline)
 	}
 }
