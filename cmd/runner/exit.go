@@ -61,6 +61,9 @@ func exitCode(ctx context.Context, p *plan.Plan, err error) int {
 }
 
 func errCode(err error) int {
+	if errors.Is(err, context.Canceled) {
+		return exitInterrupted // a signal stopped a step before the plan (a compile: command)
+	}
 	var ue *plan.UsageError
 	var ce *config.Error
 	var se *pipelinespec.Error

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, e env) int {
 	case "run":
 		return runCmd(ctx, args[1:], e)
 	case "validate":
-		return validateCmd(args[1:], e)
+		return validateCmd(ctx, args[1:], e)
 	case "doctor":
 		return doctorCmd(ctx, args[1:], e)
 	case "stop":
@@ -94,6 +94,7 @@ type commonFlags struct {
 	config string
 	plan.Flags
 	pipelines, params list
+	noCompile         bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -106,6 +107,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Experiment, "experiment", "", "experiment name (created if missing; default Default)")
 	fs.StringVar(&c.RunName, "run-name", "", "run name (default: pipeline, branch or PR, short SHA)")
 	fs.Var(&c.params, "param", "pipeline parameter NAME=VALUE, read by its declared type (repeatable)")
+	registerNoCompile(fs, &c.noCompile)
 }
 
 func parse(fs *flag.FlagSet, args []string, e env, help string) (int, bool) {
@@ -129,7 +131,7 @@ func parse(fs *flag.FlagSet, args []string, e env, help string) (int, bool) {
 }
 
 // makePlan reads the CI facts and the config, and builds the plan.
-func makePlan(c commonFlags, e env, offline bool) (*plan.Plan, error) {
+func makePlan(ctx context.Context, c commonFlags, e env, offline bool) (*plan.Plan, error) {
 	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile, Git: ci.GitCommand})
 	if err != nil {
 		return nil, err
@@ -143,12 +145,15 @@ func makePlan(c commonFlags, e env, offline bool) (*plan.Plan, error) {
 		if cfg, err = config.Load(path, e.lookupEnv); err != nil {
 			return nil, err
 		}
+		if err := compileSpecs(ctx, cfg, c, info, e, offline); err != nil {
+			return nil, err
+		}
 	}
 	c.Flags.Pipelines, c.Flags.Params = c.pipelines, c.params
 	return plan.New(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv, Offline: offline})
 }
 
-func validateCmd(args []string, e env) int {
+func validateCmd(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
@@ -156,7 +161,7 @@ func validateCmd(args []string, e env) int {
 	if code, ok := parse(fs, args, e, "Usage: kf-run validate [--config FILE | --spec FILE] [--param k=v]... [--print]\n\nChecks the config, the specs and the parameters without contacting KFP.\n"); !ok {
 		return code
 	}
-	p, err := makePlan(c, e, true)
+	p, err := makePlan(ctx, c, e, true)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
 		return errCode(err)
@@ -191,7 +196,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	if code, ok := parse(fs, args, e, "Usage: kf-run run [--config FILE] [--pipeline NAME]...\n       kf-run run --spec FILE --host URL [--param k=v]...\n\nSubmits the pipelines, waits for their runs and reports.\n"); !ok {
 		return code
 	}
-	p, err := makePlan(c, e, false)
+	p, err := makePlan(ctx, c, e, false)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
 		return errCode(err)
