@@ -11,7 +11,6 @@
 package compile
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,7 +75,6 @@ func Steps(jobs []Job) []Step {
 
 // Result is what running one step did.
 type Result struct {
-	Step     Step
 	Duration time.Duration
 	// Tail is the last lines of the command's stdout and stderr, as
 	// printed (interleaved), untrusted: mask and fence it to show it.
@@ -110,16 +108,18 @@ type Options struct {
 	Dir string
 	// Env is the commands' whole environment (the job's).
 	Env []string
-	// WaitDelay bounds how long a cancelled command may keep its output
-	// open (a child still running) before it is killed; 0 means 5 s.
-	WaitDelay time.Duration
 }
+
+// waitDelay is how long a cancelled command may keep its output open (a
+// child still running) before it is killed: within GitHub's ~10 s from
+// cancel to SIGKILL, with time left for kf-run's own exit.
+const waitDelay = 5 * time.Second
 
 // Run runs one step and checks its specs. The Result is filled in on
 // error too (the tail explains the failure); the error is an *Error, or
 // the context's error when ctx ended first.
 func Run(ctx context.Context, s Step, o Options) (Result, error) {
-	res := Result{Step: s}
+	var res Result
 	before := map[string]fs.FileInfo{}
 	for _, j := range s.Jobs {
 		if fi, err := os.Stat(specPath(o.Dir, j)); err == nil {
@@ -131,9 +131,9 @@ func Run(ctx context.Context, s Step, o Options) (Result, error) {
 	cmd.Dir, cmd.Env = o.Dir, o.Env
 	cmd.Stdout, cmd.Stderr = out, out
 	// An interrupt, as a terminal would send, so the command can clean up;
-	// killed if its output is still open WaitDelay later.
+	// killed if its output is still open waitDelay later.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = cmp.Or(o.WaitDelay, 5*time.Second)
+	cmd.WaitDelay = waitDelay
 	start := time.Now()
 	err := cmd.Run()
 	res.Duration = time.Since(start)
