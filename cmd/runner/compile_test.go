@@ -121,3 +121,18 @@ func inOrder(t *testing.T, name, s string, want []string) {
 		rest = rest[i+len(w):]
 	}
 }
+
+// A signal during a compile is an interruption (130), not a config error.
+func TestCompileInterrupted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "kf-run.yaml")
+	if err := os.WriteFile(path, []byte("pipelines:\n  - name: train\n    spec: train.yaml\n    compile: sleep 1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e, stdout, stderr := testEnv(nil)
+	if code := run(ctx, []string{"validate", "--config", path}, e); code != exitInterrupted {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitInterrupted, stdout, stderr)
+	}
+}
