@@ -23,7 +23,7 @@ const (
 const exitCodesHelp = `Exit codes:
   0    every run succeeded (or was submitted, with --no-wait)
   1    tool or infrastructure error (KFP unreachable, API error)
-  2    usage or config error: nothing was submitted
+  2    usage or config error (or a failed compile: command): nothing was submitted
   3    a run ended FAILED or CANCELED
   4    the wait timed out (the run is terminated when cancel_on_interrupt is on)
   130  interrupted (SIGINT/SIGTERM); the runs are terminated when cancel_on_interrupt is on
@@ -61,6 +61,9 @@ func exitCode(ctx context.Context, p *plan.Plan, err error) int {
 }
 
 func errCode(err error) int {
+	if errors.Is(err, context.Canceled) {
+		return exitInterrupted // a signal stopped a step before the plan (a compile: command)
+	}
 	var ue *plan.UsageError
 	var ce *config.Error
 	var se *pipelinespec.Error

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, e env) int {
 	case "wait":
 		return waitCmd(ctx, args[1:], e)
 	case "validate":
-		return validateCmd(args[1:], e)
+		return validateCmd(ctx, args[1:], e)
 	case "doctor":
 		return doctorCmd(ctx, args[1:], e)
 	case "stop":
@@ -88,6 +88,7 @@ type commonFlags struct {
 	config string
 	plan.Flags
 	pipelines, params list
+	noCompile         bool
 }
 
 // registerSelect adds the flags that choose what runs: the config or a
@@ -99,6 +100,7 @@ func (c *commonFlags) registerSelect(fs *flag.FlagSet) {
 	fs.StringVar(&c.Experiment, "experiment", "", "experiment `NAME` (created if missing; default Default)")
 	fs.StringVar(&c.RunName, "run-name", "", "run `NAME` (default: pipeline, branch or PR, short SHA)")
 	fs.Var(&c.params, "param", "pipeline parameter `NAME=VALUE`, read by its declared type (repeatable)")
+	registerNoCompile(fs, &c.noCompile)
 }
 
 // registerTarget adds the flags that say where KFP is.
@@ -111,7 +113,7 @@ func (c *commonFlags) registerTarget(fs *flag.FlagSet, kube bool) {
 }
 
 // makePlan reads the CI facts and the config, and builds the plan.
-func makePlan(c commonFlags, e env, offline bool) (*plan.Plan, error) {
+func makePlan(ctx context.Context, c commonFlags, e env, offline bool) (*plan.Plan, error) {
 	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile, Git: ci.GitCommand})
 	if err != nil {
 		return nil, err
@@ -127,6 +129,9 @@ func makePlan(c commonFlags, e env, offline bool) (*plan.Plan, error) {
 			load = config.LoadOffline
 		}
 		if cfg, err = load(path, e.lookupEnv); err != nil {
+			return nil, err
+		}
+		if err := compileSpecs(ctx, cfg, c, info, e, offline); err != nil {
 			return nil, err
 		}
 	}
@@ -165,7 +170,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	if _, code, ok := runCommand().parse(fs, args, e, 0); !ok {
 		return code
 	}
-	p, err := makePlan(c, e, false)
+	p, err := makePlan(ctx, c, e, false)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)
 		o.printError(e.stdout, err, nil)

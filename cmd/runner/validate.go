@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -29,7 +30,7 @@ with which parameters and which spec. ko:// images are shown unbuilt.`,
 	}
 }
 
-func validateCmd(args []string, e env) int {
+func validateCmd(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	var c commonFlags
 	c.registerSelect(fs)
@@ -38,7 +39,7 @@ func validateCmd(args []string, e env) int {
 	if _, code, ok := validateCommand().parse(fs, args, e, 0); !ok {
 		return code
 	}
-	p, err := makePlan(c, e, true)
+	p, err := makePlan(ctx, c, e, true)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run validate: %v\n", err)
 		return errCode(err)

@@ -172,7 +172,12 @@ type Pipeline struct {
 	Line int  `yaml:"-"`
 	Name Text `yaml:"name"`
 	// Spec is the compiled pipeline package, relative to the config file.
+	// With Compile it is the command's output: it need not exist before.
 	Spec Text `yaml:"spec"`
+	// Compile is a shell command line (sh -c, in the config file's
+	// directory) that writes Spec from the pipeline's source before
+	// anything reads it; internal/compile runs it.
+	Compile Text `yaml:"compile"`
 	// PipelineName and Version upload the spec as a pipeline version; both
 	// empty runs it inline. Version alone uses Name as the pipeline name.
 	PipelineName Text             `yaml:"pipeline_name"`
@@ -650,8 +655,14 @@ func (c *Config) check() error {
 		} else {
 			names[p.Name.Value] = p.Name.Line
 		}
-		if p.Spec.Value == "" {
+		switch {
+		case p.Spec.Value == "" && p.Compile.Value != "":
+			bad(p.Compile.Line, "pipeline %q has compile but no spec: set spec to the file the command writes", p.Name.Value)
+		case p.Spec.Value == "":
 			bad(p.Line, "pipeline %q has no spec: set spec to the compiled pipeline file (YAML or JSON from the KFP SDK)", p.Name.Value)
+		}
+		if p.Compile.Line > 0 && strings.TrimSpace(p.Compile.Value) == "" {
+			bad(p.Compile.Line, "pipeline %q: compile is empty: give the command that writes %s, or drop the key", p.Name.Value, p.Spec.Value)
 		}
 		for _, t := range []Text{p.Name, p.PipelineName, p.Version, p.RunName, p.Description, p.Experiment} {
 			if _, err := template.New("").Option("missingkey=error").Parse(t.Value); err != nil {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -69,6 +71,29 @@ pipelines:
 	}
 }
 
+// A compiled pipeline's spec is the compile command's output: the loader
+// neither needs it nor looks for it.
+func TestParseCompile(t *testing.T) {
+	t.Parallel()
+	src := "pipelines:\n  - name: train\n    spec: build/does-not-exist.yaml\n    compile: python pipelines/train.py --out ${OUT:-build}\n"
+	c, err := Load(writeFile(t, src), env(nil))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got, want := c.Pipelines[0].Compile, (Text{Value: "python pipelines/train.py --out build", Line: 4}); got != want {
+		t.Errorf("compile = %+v, want %+v", got, want)
+	}
+}
+
+func writeFile(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kf-run.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -81,7 +106,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "kubeflow: {host: h}\npipeline:\n  - name: x\n", nil,
 			[]string{`kf-run.yaml:2: unknown key "pipeline" in the top level (known: kubeflow, defaults, report, images, pipelines)`}},
 		{"unknown key in a pipeline", "pipelines:\n  - name: a\n    spec: a.yaml\n\n    paramters: {x: 1}\n", nil,
-			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, pipeline_name, version, run_name, description, experiment, parameters, secret_parameters, timeout, service_account`}},
+			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, compile, pipeline_name, version, run_name, description, experiment, parameters, secret_parameters, timeout, service_account`}},
 		{"unknown auth key", "kubeflow:\n  auth:\n    passwd: x\npipelines: [{name: a, spec: a.yaml}]\n", nil,
 			[]string{`kf-run.yaml:3: unknown key "passwd" in kubeflow.auth`}},
 		{"unset env var", "kubeflow:\n  auth:\n    token: ${NOPE}\npipelines: [{name: a, spec: a.yaml}]\n", nil,
@@ -96,6 +121,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad template", "pipelines:\n  - name: a\n    spec: a.yaml\n    version: \"{{ .Git.ShortSHA \"\n", nil,
 			[]string{"kf-run.yaml:4: bad template"}},
 		{"syntax error", "pipelines:\n  - name: a\n    spec: a.yaml\n    parameters: {a: 1\n", nil, []string{"kf-run.yaml:", "did not find expected"}},
+		{"compile without spec", "pipelines:\n  - name: a\n    compile: python a.py\n", nil,
+			[]string{`kf-run.yaml:3: pipeline "a" has compile but no spec: set spec to the file the command writes`}},
+		{"empty compile", "pipelines:\n  - name: a\n    spec: a.yaml\n    compile: \"  \"\n", nil,
+			[]string{`kf-run.yaml:4: pipeline "a": compile is empty`}},
 		{"secret parameter", "pipelines:\n  - name: a\n    spec: a.yaml\n    parameters:\n      rows: 5\n      token: ${API_TOKEN}\n", map[string]string{"API_TOKEN": "s3cr3t-value"},
 			[]string{"kf-run.yaml:6: parameter token takes ${API_TOKEN}, a secret, but KFP stores run parameters in plain text", "pod.secrets", "secret_parameters: [token]"}},
 		{"secret inside a map parameter", "pipelines:\n  - name: a\n    spec: a.yaml\n  - name: b\n    spec: b.yaml\n    parameters:\n      conn:\n        user: me\n        password: ${DB_PASSWORD}\n", map[string]string{"DB_PASSWORD": "pw-123456"},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -202,6 +203,10 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 	}
 	spec, err := pipelinespec.Load(specPath)
 	if err != nil {
+		if e.Compile.Value != "" && errors.Is(err, fs.ErrNotExist) {
+			// Only --no-compile gets here: a compile that ran checked it.
+			return nil, fmt.Errorf("%w (the compile: command at %s:%d writes it: run without --no-compile)", err, cfg.Path, e.Compile.Line)
+		}
 		return nil, err
 	}
 	if spec, err = applyPod(cfg, e, spec); err != nil {

@@ -115,6 +115,8 @@ pipelines:
 		{"param malformed", cfg, Flags{Params: []string{"nope"}}, "want NAME=VALUE"},
 		{"wrong type in config", strings.Replace(cfg, "{dataset: x}", "{dataset: x, epochs: many}", 1), Flags{}, `kf-run.yaml:3: pipeline "train": `},
 		{"no host", strings.Replace(cfg, `kubeflow: {host: "http://kfp"}`, "", 1), Flags{}, "no KFP host"},
+		{"compiled spec not there", strings.Replace(cfg, "spec: SPEC", "spec: build/train.yaml\n    compile: python train.py", 1), Flags{},
+			"kf-run.yaml:5 writes it: run without --no-compile)"},
 		{"template error", strings.Replace(cfg, "parameters", "version: \"{{ .Nope }}\"\n    parameters", 1), Flags{}, `kf-run.yaml:5: template "{{ .Nope }}"`},
 	}
 	for _, tt := range tests {
