@@ -188,6 +188,8 @@ type Pipeline struct {
 	Caching          *bool    `yaml:"caching"`
 	PipelineRoot     Text     `yaml:"pipeline_root"`
 	Pod              *Pod     `yaml:"pod"`
+	// Schedule makes kf-run schedule sync keep a recurring run of it.
+	Schedule *Schedule `yaml:"schedule"`
 }
 
 // Text is a string with the line it was written on, so later errors (a
@@ -469,6 +471,9 @@ func expandEnv(path string, n *yaml.Node, getenv func(string) (string, bool), ke
 			if console.SecretName(sub[1]) && len(keys) >= 3 && keys[0] == "pipelines" && keys[1] == "parameters" {
 				*uses = append(*uses, secretUse{param: keys[2], variable: sub[1], line: n.Line})
 			}
+			if console.SecretName(sub[1]) && len(keys) >= 4 && keys[0] == "pipelines" && keys[1] == "schedule" && keys[2] == "parameters" {
+				*uses = append(*uses, secretUse{param: keys[3], variable: sub[1], line: n.Line})
+			}
 			return v
 		})
 		if n.Tag == "!!str" || n.Style != 0 {
@@ -497,7 +502,11 @@ func (c *Config) checkSecretParameters(bad func(line int, format string, a ...an
 			if i+1 < len(c.Pipelines) {
 				end = c.Pipelines[i+1].Line
 			}
-			if _, ok := p.Parameters[u.param]; !ok || u.line < p.Line || u.line >= end ||
+			_, ok := p.Parameters[u.param]
+			if p.Schedule != nil && !ok {
+				_, ok = p.Schedule.Parameters[u.param]
+			}
+			if !ok || u.line < p.Line || u.line >= end ||
 				slices.ContainsFunc(p.SecretParameters, func(t Text) bool { return t.Value == u.param }) {
 				continue
 			}
@@ -536,7 +545,10 @@ func (c *Config) check() error {
 	c.Kubeflow.check(bad)
 	c.checkSecretParameters(bad)
 	names := map[string]int{}
-	for _, p := range c.Pipelines {
+	for i, p := range c.Pipelines {
+		if p.Schedule != nil {
+			p.Schedule.check(fmt.Sprintf("pipelines[%d].schedule", i), bad)
+		}
 		if p.Name.Value == "" {
 			bad(p.Line, "pipeline entry has no name")
 		} else if first, dup := names[p.Name.Value]; dup {
