@@ -49,6 +49,7 @@ Usage:
   kf-run validate [--config FILE | --spec FILE] [--pipeline NAME]... [--param k=v]... [--print]
   kf-run doctor [--config FILE] [--host URL] [--namespace NS] [--kube-context CTX]
   kf-run stop [--config FILE] [--state FILE]
+  kf-run schedule sync [--config FILE] [--dry-run] [--prune]
   kf-run version
 
 Run 'kf-run COMMAND --help' for the flags of a command.
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return doctorCmd(ctx, args[1:], e)
 	case "stop":
 		return stopCmd(ctx, args[1:], e)
+	case "schedule":
+		return scheduleCmd(ctx, args[1:], e)
 	case "version", "--version":
 		fmt.Fprintln(e.stdout, versionLine(version))
 		return exitOK
