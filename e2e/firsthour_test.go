@@ -12,14 +12,12 @@ import (
 // What a new user trips over in the first hour (issue 14), each against
 // the sandbox through the real binary.
 
-// writeConfig writes kf-run.yaml into a new directory (not a git
+// newConfig writes kf-run.yaml into a new directory (not a git
 // checkout) and returns the directory.
-func writeConfig(t *testing.T, yaml string) string {
+func newConfig(t *testing.T, yaml string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "kf-run.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, yaml)
 	return dir
 }
 
@@ -32,7 +30,7 @@ func TestPipelineNameWithoutVersionRunsAgain(t *testing.T) {
 	cfg := "kubeflow:\n  host: " + shared.URL + "\ndefaults:\n  experiment: e2e\npipelines:\n" +
 		"  - name: train\n    spec: " + example(t, "train/pipeline.yaml") + "\n    pipeline_name: " + name + "\n    run_name: " + name + "\n" +
 		"    parameters:\n      dataset: gs://e2e/data.csv\n    pod:\n      tasks:\n        train:\n          node_selector:\n            e2e/pool: ${POOL:-a}\n"
-	dir := writeConfig(t, cfg)
+	dir := newConfig(t, cfg)
 	if v := kfRun(context.Background(), t, dir, nil, "validate"); v.code != 0 {
 		t.Fatalf("validate: want exit 0:\n%s", v)
 	}
@@ -59,7 +57,7 @@ func TestEmptyTemplateVariableIsAConfigError(t *testing.T) {
 	cfg := "kubeflow:\n  host: " + shared.URL + "\npipelines:\n" +
 		"  - name: train\n    spec: " + example(t, "train/pipeline.yaml") + "\n    pipeline_name: lw\n    version: \"{{ .Git.ShortSHA }}\"\n" +
 		"    parameters:\n      dataset: x\n"
-	dir := writeConfig(t, cfg)
+	dir := newConfig(t, cfg)
 	for _, cmd := range []string{"validate", "run"} {
 		r := kfRun(context.Background(), t, dir, nil, cmd)
 		if r.code != 2 || !strings.Contains(r.stderr, "kf-run.yaml:7: version: template \"{{ .Git.ShortSHA }}\": {{ .Git.ShortSHA }} is empty: no commit is known") {
@@ -76,13 +74,13 @@ func TestValidateWithoutSecrets(t *testing.T) {
 	cfg := "kubeflow:\n  host: " + shared.URL + "\n  auth:\n    token: ${KFP_TOKEN}\npipelines:\n" +
 		"  - name: train\n    spec: " + example(t, "train/pipeline.yaml") + "\n" +
 		"    parameters:\n      dataset: ${DATASET}\n      epochs: ${EPOCHS}\n"
-	dir := writeConfig(t, cfg)
+	dir := newConfig(t, cfg)
 	v := kfRun(context.Background(), t, dir, nil, "validate")
 	if v.code != 0 || !strings.Contains(v.stdout, "ok  train") || !strings.Contains(v.stderr, "KFP_TOKEN (kf-run.yaml:4)") || !strings.Contains(v.stderr, "EPOCHS (kf-run.yaml:10)") {
 		t.Errorf("validate without the variables: want exit 0 listing them:\n%s", v)
 	}
 	// A parameter that is not declared is still an error.
-	bad := writeConfig(t, strings.Replace(cfg, "epochs:", "epoch:", 1))
+	bad := newConfig(t, strings.Replace(cfg, "epochs:", "epoch:", 1))
 	if v := kfRun(context.Background(), t, bad, nil, "validate"); v.code != 2 || !strings.Contains(v.stderr, `"epoch"`) {
 		t.Errorf("an undeclared parameter: want exit 2:\n%s", v)
 	}
@@ -100,7 +98,7 @@ func TestValidatePrintIsTheRequest(t *testing.T) {
 		"    parameters:\n      dataset: gs://a\n" +
 		"  - name: uploaded\n    spec: " + example(t, "train/pipeline.yaml") + "\n    experiment: exp-b\n    run_name: second\n    pipeline_name: up\n    version: v1\n" +
 		"    parameters:\n      dataset: gs://b\n      epochs: 7\n"
-	v := kfRun(context.Background(), t, writeConfig(t, cfg), nil, "validate", "--print")
+	v := kfRun(context.Background(), t, newConfig(t, cfg), nil, "validate", "--print")
 	if v.code != 0 {
 		t.Fatalf("want exit 0:\n%s", v)
 	}
@@ -150,7 +148,7 @@ func TestStateSumsUpPipelinesAndJSONResult(t *testing.T) {
 	cfg := "kubeflow:\n  host: " + shared.URL + "\ndefaults:\n  experiment: e2e\npipelines:\n" +
 		"  - name: first\n    spec: " + spec + "\n    run_name: " + okName + "\n    parameters:\n      dataset: x\n" +
 		"  - name: second\n    spec: " + spec + "\n    run_name: " + badName + "\n    parameters:\n      dataset: x\n"
-	dir := writeConfig(t, cfg)
+	dir := newConfig(t, cfg)
 	output := filepath.Join(dir, "output")
 	env := []string{"GITHUB_ACTIONS=true", "GITHUB_REPOSITORY=acme/ml", "GITHUB_SHA=89abcdef0123456789abcdef0123456789abcdef",
 		"GITHUB_EVENT_NAME=push", "GITHUB_OUTPUT=" + output, "GITHUB_STEP_SUMMARY=" + filepath.Join(dir, "summary.md")}

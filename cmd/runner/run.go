@@ -48,6 +48,7 @@ Usage:
   kf-run validate [--config FILE | --spec FILE] [--print]     check offline; print the requests
   kf-run doctor [--config FILE] [--host URL]                  check the connection to KFP
   kf-run stop [--config FILE] [--state FILE]                  terminate the runs kf-run run started
+  kf-run schedule sync [--config FILE] [--dry-run] [--prune]   make KFP's recurring runs match the config
   kf-run version
 
 Run 'kf-run COMMAND --help' for a command's flags, environment and exit codes.
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return doctorCmd(ctx, args[1:], e)
 	case "stop":
 		return stopCmd(ctx, args[1:], e)
+	case "schedule":
+		return scheduleCmd(ctx, args[1:], e)
 	case "version", "--version":
 		fmt.Fprintln(e.stdout, versionLine(version))
 		return exitOK

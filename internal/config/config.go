@@ -198,6 +198,8 @@ type Pipeline struct {
 	// UnsetParams are the parameters whose value holds a ${VAR} that
 	// LoadOffline found unset: their values are not known here.
 	UnsetParams []string `yaml:"-"`
+	// Schedule makes kf-run schedule sync keep a recurring run of it.
+	Schedule *Schedule `yaml:"schedule"`
 }
 
 // Text is a string with the line it was written on, so later errors (a
@@ -533,6 +535,9 @@ func (x *expander) expand(n *yaml.Node, keys []string) {
 			if console.SecretName(sub[1]) && inParams {
 				*x.uses = append(*x.uses, secretUse{param: keys[2], variable: sub[1], line: n.Line})
 			}
+			if console.SecretName(sub[1]) && len(keys) >= 4 && keys[0] == "pipelines" && keys[1] == "schedule" && keys[2] == "parameters" {
+				*x.uses = append(*x.uses, secretUse{param: keys[3], variable: sub[1], line: n.Line})
+			}
 			return v
 		})
 		if n.Tag == "!!str" || n.Style != 0 {
@@ -570,7 +575,11 @@ func (c *Config) checkSecretParameters(bad func(line int, format string, a ...an
 			continue
 		}
 		p := c.Pipelines[i]
-		if _, ok := p.Parameters[u.param]; !ok || slices.ContainsFunc(p.SecretParameters, func(t Text) bool { return t.Value == u.param }) {
+		_, ok := p.Parameters[u.param]
+		if p.Schedule != nil && !ok {
+			_, ok = p.Schedule.Parameters[u.param]
+		}
+		if !ok || slices.ContainsFunc(p.SecretParameters, func(t Text) bool { return t.Value == u.param }) {
 			continue
 		}
 		bad(u.line, "parameter %s takes ${%s}, a secret, but KFP stores run parameters in plain text, shown in its UI and API to everyone in the namespace: "+
@@ -647,7 +656,10 @@ func (c *Config) check() error {
 	c.Kubeflow.check(bad)
 	c.checkSecretParameters(bad)
 	names := map[string]int{}
-	for _, p := range c.Pipelines {
+	for i, p := range c.Pipelines {
+		if p.Schedule != nil {
+			p.Schedule.check(fmt.Sprintf("pipelines[%d].schedule", i), bad)
+		}
 		if p.Name.Value == "" {
 			bad(p.Line, "pipeline entry has no name")
 		} else if first, dup := names[p.Name.Value]; dup {

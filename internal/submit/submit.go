@@ -25,11 +25,17 @@ import (
 type API interface {
 	Target() kfp.Target
 	EnsureExperiment(ctx context.Context, name string) (string, error)
+	Uploader
+	CreateRun(ctx context.Context, r kfp.RunRequest) (kfp.Run, error)
+}
+
+// Uploader is the part of the KFP client that puts a spec up as a
+// pipeline version (Version): runs and schedules share it.
+type Uploader interface {
 	FindPipeline(ctx context.Context, name string) (string, error)
 	UploadPipeline(ctx context.Context, name, description string, spec []byte) (pipelineID, versionID string, err error)
 	FindVersion(ctx context.Context, pipelineID, name string) (kfp.Version, error)
 	UploadVersion(ctx context.Context, pipelineID, name, description string, spec []byte) (string, error)
-	CreateRun(ctx context.Context, r kfp.RunRequest) (kfp.Run, error)
 }
 
 // Run submits p and returns what was created. now stamps SubmittedAt.
@@ -42,7 +48,7 @@ func Run(ctx context.Context, api API, p *plan.Pipeline, now func() time.Time) (
 	req := Request(p)
 	req.ExperimentID, req.Token = s.ExperimentID, newToken()
 	if p.PipelineName != "" {
-		if err := uploadVersion(ctx, api, p, s); err != nil {
+		if err := Version(ctx, api, p, s); err != nil {
 			return nil, err
 		}
 		req.PipelineID, req.VersionID = s.PipelineID, s.VersionID
@@ -84,14 +90,15 @@ func Request(p *plan.Pipeline) kfp.RunRequest {
 	return req
 }
 
-// uploadVersion finds or creates pipeline p.PipelineName and its version
-// p.Version (the pipeline's name when unset). A version that already exists is reused only when it holds the
+// Version finds or creates pipeline p.PipelineName and its version
+// p.Version (the pipeline's name when unset), and writes their ids and
+// names into s. A version that already exists is reused only when it holds the
 // same spec (same name, same commit, same content): a re-run of a commit
 // can submit another spec (ko:// images rebuilt to new digests, pod
 // settings or caching changed through ${ENV}). Otherwise the spec goes up
 // as a version whose name ends in its content hash, and s.VersionNote says
 // why.
-func uploadVersion(ctx context.Context, api API, p *plan.Pipeline, s *plan.Submission) error {
+func Version(ctx context.Context, api Uploader, p *plan.Pipeline, s *plan.Submission) error {
 	// Without a version the pipeline's first version, named after it, is
 	// the one; a later spec goes up under its content name.
 	version := cmp.Or(p.Version, p.PipelineName)

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/kf-run/kf-run/internal/ci"
+	"github.com/kf-run/kf-run/internal/config"
+	"github.com/kf-run/kf-run/internal/console"
+	"github.com/kf-run/kf-run/internal/plan"
+	"github.com/kf-run/kf-run/internal/schedule"
+)
+
+func scheduleCommand() command {
+	return command{
+		name:  "schedule sync",
+		usage: "kf-run schedule sync [--config FILE] [--dry-run] [--prune] [--summary-file FILE]",
+		about: `Makes KFP's recurring runs match the schedule: blocks of kf-run.yaml. It
+prints a plan (create, replace, enable, disable, delete, unchanged), then
+applies it. A recurring run is kf-run's by a key in its description
+(repository, config path, pipeline), never by its name; a schedule whose
+spec, parameters, trigger and settings are unchanged is not touched, so a
+re-run writes nothing. KFP cannot update a recurring run: a changed one is
+replaced, the new one created before the old one is disabled, and the old
+one deleted once none of its runs is active (a later sync deletes what
+waits). Each schedule runs the pipeline version of this commit (uploaded
+when created; never KFP's "latest"). A schedule removed from the config is
+disabled, or deleted with --prune.
+
+Cron times are read in the time zone of the cluster's scheduled-workflow
+controller (pipeline-install-config's cronScheduleTimezone, UTC by
+default), not per schedule.
+
+The plan also goes to the GitHub job summary (and --summary-file): with
+--dry-run on a pull request it shows what merging would change.`,
+		env: connectEnv(),
+		exits: `Exit codes:
+  0    KFP matches the config (or, with --dry-run, the plan was printed)
+  1    a change failed or KFP could not be reached (the others were made; run it again)
+  2    usage or config error: nothing was changed
+  130  interrupted`,
+	}
+}
+
+// scheduleCmd wires kf-run schedule sync: config → plan.Schedules →
+// schedule.Plan → print → schedule.Apply → report.
+func scheduleCmd(ctx context.Context, args []string, e env) int {
+	cmd := scheduleCommand()
+	if len(args) == 0 || args[0] != "sync" {
+		fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(e.stdout, cmd.help(fs))
+			return exitOK
+		}
+		fmt.Fprintf(e.stderr, "kf-run schedule: want a subcommand: sync\nRun 'kf-run schedule sync --help' for its usage.\n")
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("schedule sync", flag.ContinueOnError)
+	var c commonFlags
+	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml)")
+	c.registerTarget(fs, true)
+	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the plan as markdown to `FILE`")
+	dryRun := fs.Bool("dry-run", false, "print the plan; upload and change nothing")
+	prune := fs.Bool("prune", false, "delete the recurring runs of schedules removed from the config (default: disable them)")
+	if _, code, ok := cmd.parse(fs, args[1:], e, 0); !ok {
+		return code
+	}
+
+	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile, Git: ci.GitCommand})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kf-run schedule: %v\n", err)
+		return errCode(err)
+	}
+	path := c.config
+	if path == "" {
+		path = config.DefaultFile
+	}
+	cfg, err := config.Load(path, e.lookupEnv)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kf-run schedule: %v\n", err)
+		return exitUsage
+	}
+	p, scheds, err := plan.Schedules(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kf-run schedule: %v\n", err)
+		return errCode(err)
+	}
+	out := console.New(e.stderr, p.CI.Provider, e.terminal(e.stderr))
+	out.Mask(p.Secrets...)
+	scope := schedule.Scope{Repo: p.CI.Repo, Config: filepath.ToSlash(filepath.Clean(path))}
+	if scope.Repo == "" {
+		scope.Repo = "local"
+	}
+	want, err := schedule.Desire(scope, scheds)
+	if err != nil {
+		out.Errorf("kf-run schedule", "%v", err)
+		return exitError
+	}
+	client, _, err := connect(p, out, e)
+	if err != nil {
+		out.Errorf("kf-run schedule", "%v", err)
+		return exitUsage
+	}
+
+	end := out.Group("Schedules at " + p.Target.Host)
+	changes, err := schedule.Plan(ctx, client, scope, want, *prune)
+	if err != nil {
+		end()
+		out.Errorf("kf-run schedule", "%v", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return exitError
+	}
+	title := "Plan"
+	if *dryRun {
+		title = "Plan (dry run: nothing is uploaded or changed)"
+	}
+	out.Printf("%s for %s %s:", title, scope.Repo, scope.Config)
+	for _, ch := range changes {
+		out.Printf("  %s", schedule.Line(ch))
+	}
+	if len(changes) == 0 {
+		out.Printf("  no schedules in the config, and none of its at KFP")
+	}
+	out.Printf("%s", schedule.TimeZone)
+	var applyErr error
+	switch {
+	case *dryRun:
+	case !schedule.Writes(changes):
+		out.Printf("Nothing to change: KFP matches the config.")
+	default:
+		applyErr = schedule.Apply(ctx, client, changes)
+		out.Printf("Applied:")
+		for _, ch := range changes {
+			if ch.Action != schedule.Unchanged {
+				out.Printf("  %s", schedule.Line(ch))
+			}
+		}
+	}
+	end()
+
+	md := schedule.Markdown(changes, scope, p.Target.Host, *dryRun)
+	for _, f := range []string{p.CI.SummaryPath, p.SummaryFile} {
+		if f == "" {
+			continue
+		}
+		if err := appendText(f, md); err != nil {
+			out.Warningf("report", "write %s: %v", f, err)
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return exitInterrupted
+	case applyErr != nil:
+		out.Errorf("kf-run schedule", "%v", applyErr)
+		return exitError
+	}
+	return exitOK
+}
+
+func appendText(path, s string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
