@@ -436,8 +436,8 @@ func refusedAt(msg, at string) bool {
 // notInSchema are config keys the schema leaves out on purpose, by their
 // path as TestSchemaMatchesStructs names them.
 var notInSchema = map[string]string{
-	"defaults.pod.tasks.*.tasks":    "task overrides do not nest (the loader refuses them)",
-	"pipelines[].pod.tasks.*.tasks": "task overrides do not nest (the loader refuses them)",
+	"defaults.pod.tasks.*.tasks":             "task overrides do not nest (the loader refuses them)",
+	"pipelines[].pod.tasks.*.tasks":          "task overrides do not nest (the loader refuses them)",
 	"pipelines[].schedule.pod.tasks.*.tasks": "task overrides do not nest (the loader refuses them)",
 }
 
