@@ -238,6 +238,21 @@ func TestRunError(t *testing.T) {
 	}
 }
 
+// KFP 2.0's refusal of a fan-in over a loop is explained, and KFP's own
+// words kept.
+func TestRunErrorFanIn(t *testing.T) {
+	t.Parallel()
+	spec, _ := pipelinespec.Load("../../examples/train/pipeline.yaml")
+	kfpSays := "Failed to create a new run: InternalServerError: Failed to validate workflow for (): templates.entrypoint sorting failed: invalid dependency for-loop-2"
+	api := &fakeAPI{t: t, createErr: &kfp.APIError{Op: "CreateRun", HTTPStatus: 500, GRPCCode: 13, Message: kfpSays}}
+	_, err := Run(context.Background(), api, &plan.Pipeline{RunName: "r", Experiment: "ci", Spec: spec}, time.Now)
+	var ae *kfp.APIError
+	if !errors.As(err, &ae) || !strings.HasPrefix(err.Error(), `create run "r": KFP's server could not order the tasks: a task waits on the whole loop for-loop-2 (a fan-in over dsl.ParallelFor`) ||
+		!strings.Contains(err.Error(), "KFP said: CreateRun") || !strings.Contains(err.Error(), "invalid dependency for-loop-2") {
+		t.Errorf("error = %v", err)
+	}
+}
+
 func TestContentName(t *testing.T) {
 	t.Parallel()
 	hash := "sha256:1a2b3c4d" + strings.Repeat("e", 56)
