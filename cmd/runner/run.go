@@ -179,20 +179,9 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		o.printError(e.stdout, err, nil)
 		return errCode(err)
 	}
-	out := o.console(e, p)
-	for _, n := range p.Notes {
-		out.Warningf(n.Key, "%s", n.Msg)
-	}
-	client, _, err := connect(p, out, e)
-	if err != nil {
-		out.Errorf("kf-run", "%v", err)
-		o.printError(e.stdout, err, p.Secrets)
-		return exitUsage
-	}
-	if err := checkServer(ctx, client, p, out); err != nil {
-		out.Errorf("kf-run", "%v", err)
-		o.printError(e.stdout, err, p.Secrets)
-		return errCode(err)
+	client, out, code, ok := open(ctx, p, o, e)
+	if !ok {
+		return code
 	}
 	// Build (after connect, whose config errors cost nothing to find): on
 	// any error nothing is submitted; the report says why.
@@ -207,6 +196,29 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		}
 	}
 	return finish(ctx, client, p, out, e, o)
+}
+
+// open is what run and wait do before their first call to KFP: the log
+// (secrets masked first), the plan's notes, the connection and the
+// server's healthz. On an error it has said why, on stderr and in the
+// result, and returns the exit code.
+func open(ctx context.Context, p *plan.Plan, o outputFlags, e env) (*kfp.Client, *console.Console, int, bool) {
+	out := o.console(e, p)
+	for _, n := range p.Notes {
+		out.Warningf(n.Key, "%s", n.Msg)
+	}
+	client, _, err := connect(p, out, e)
+	if err != nil {
+		out.Errorf("kf-run", "%v", err)
+		o.printError(e.stdout, err, p.Secrets)
+		return nil, out, exitUsage, false
+	}
+	if err := checkServer(ctx, client, p, out); err != nil {
+		out.Errorf("kf-run", "%v", err)
+		o.printError(e.stdout, err, p.Secrets)
+		return nil, out, errCode(err), false
+	}
+	return client, out, exitOK, true
 }
 
 // finish stops what nobody will wait for, publishes the reports, prints

@@ -60,20 +60,9 @@ func waitCmd(ctx context.Context, args []string, e env) int {
 		o.printError(e.stdout, err, nil)
 		return errCode(err)
 	}
-	out := o.console(e, p)
-	for _, n := range p.Notes {
-		out.Warningf(n.Key, "%s", n.Msg)
-	}
-	client, _, err := connect(p, out, e)
-	if err != nil {
-		out.Errorf("kf-run", "%v", err)
-		o.printError(e.stdout, err, p.Secrets)
-		return exitUsage
-	}
-	if err := checkServer(ctx, client, p, out); err != nil {
-		out.Errorf("kf-run", "%v", err)
-		o.printError(e.stdout, err, p.Secrets)
-		return errCode(err)
+	client, out, code, ok := open(ctx, p, o, e)
+	if !ok {
+		return code
 	}
 	end := out.Group("Find runs at " + p.Target.Host)
 	for _, id := range ids {
