@@ -274,3 +274,17 @@ func TestNoTokenNoCommentIsSaid(t *testing.T) {
 		t.Errorf("want exit 0 and one notice:\n%s", r)
 	}
 }
+
+// On single-user KFP a namespace is no reason for the /pipeline advice:
+// that is for multi-user Kubeflow, which healthz tells apart.
+func TestNoHostAdviceOnSingleUser(t *testing.T) {
+	t.Parallel()
+	name := uniq(t, "ns1")
+	r := kfRun(context.Background(), t, t.TempDir(), nil, append(withSpec(exampleArgs(name), example(t, "train/pipeline.yaml")), "--namespace", "team-a")...)
+	if strings.Contains(r.stderr, "does not end in /pipeline") {
+		t.Errorf("the /pipeline advice on single-user KFP:\n%s", r)
+	}
+	if r.code != 0 {
+		t.Errorf("want exit 0:\n%s", r)
+	}
+}
