@@ -115,7 +115,7 @@ func TestCompileFromSource(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("want exit 0:\n%s", r)
 	}
-	if !strings.Contains(r.stdout, "==> Compile pipeline specs") || strings.Count(r.stdout, ": compiled in ") != len(names)+2 {
+	if !strings.Contains(r.stderr, "==> Compile pipeline specs") || strings.Count(r.stderr, ": compiled in ") != len(names)+2 {
 		t.Errorf("want one log group with %d compiles:\n%s", len(names)+2, r)
 	}
 	for _, n := range append([]string{"train", "train-script"}, names...) {
@@ -208,7 +208,7 @@ pipelines:
 					t.Errorf("output lacks %q:\n%s", w, r)
 				}
 			}
-			if strings.Contains(r.stdout, "Submit to") {
+			if strings.Contains(r.stderr, "Submit to") {
 				t.Errorf("kf-run went on to submit:\n%s", r)
 			}
 			for _, n := range []string{name + "-train", name + "-broken"} {
