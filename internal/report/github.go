@@ -64,19 +64,28 @@ func (g *GitHub) Publish(ctx context.Context, p *plan.Plan, c *console.Console) 
 			errs = append(errs, fmt.Errorf("write step outputs: %w", err))
 		}
 	}
-	switch {
-	case !p.Comment || p.CI.PR == 0:
-	case p.CI.Token == "" && p.CI.Fork:
-		c.Noticef("kf-run", "pull request from a fork: its token is read-only, so no PR comment; see the job summary")
-	case p.CI.Token == "":
-		c.Noticef("kf-run", "no PR comment: GITHUB_TOKEN is not set. The Action passes github.token by default; "+
-			"running kf-run in a step of your own, add env GITHUB_TOKEN: ${{ github.token }} and permissions pull-requests: write")
-	default:
+	if p.Comment && commentable(p.CI, c) {
 		if err := g.comment(ctx, p, c); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// commentable reports whether a PR comment can be written: on a pull
+// request, with a token. When not, and it matters, it says why on c.
+func commentable(info ci.Info, c *console.Console) bool {
+	switch {
+	case info.PR == 0:
+	case info.Token == "" && info.Fork:
+		c.Noticef("kf-run", "pull request from a fork: its token is read-only, so no PR comment; see the job summary")
+	case info.Token == "":
+		c.Noticef("kf-run", "no PR comment: GITHUB_TOKEN is not set. The Action passes github.token by default; "+
+			"running kf-run in a step of your own, add env GITHUB_TOKEN: ${{ github.token }} and permissions pull-requests: write")
+	default:
+		return true
+	}
+	return false
 }
 
 func appendFile(path, s string) (err error) {
@@ -199,15 +208,27 @@ func delimiter(value string) (string, error) {
 
 // comment creates or updates the sticky comment of each pipeline.
 func (g *GitHub) comment(ctx context.Context, p *plan.Plan, c *console.Console) error {
-	if p.CI.Fork {
+	var notes []sticky
+	for _, pl := range p.Pipelines {
+		mark := marker(p.CI, p.CommentKey, pl.Name)
+		body := Markdown(p, pl, commentBudget-len(mark)-1) + "\n" + mark
+		notes = append(notes, sticky{name: pl.Name, mark: mark, body: body})
+	}
+	return g.upsert(ctx, p.CI, notes, c)
+}
+
+// upsert creates each note's comment on the pull request, or updates the
+// one of ours that carries its marker.
+func (g *GitHub) upsert(ctx context.Context, info ci.Info, notes []sticky, c *console.Console) error {
+	if info.Fork {
 		c.Noticef("kf-run", "pull request from a fork: its token is read-only, so no PR comment; see the job summary")
 		return nil
 	}
-	owner, repo, ok := strings.Cut(p.CI.Repo, "/")
+	owner, repo, ok := strings.Cut(info.Repo, "/")
 	if !ok || owner == "" || repo == "" {
-		return fmt.Errorf("PR comment: repository %q is not owner/name", p.CI.Repo)
+		return fmt.Errorf("PR comment: repository %q is not owner/name", info.Repo)
 	}
-	client, err := g.client(p.CI)
+	client, err := g.client(info)
 	if err != nil {
 		return fmt.Errorf("PR comment: %w", err)
 	}
@@ -227,26 +248,25 @@ func (g *GitHub) comment(ctx context.Context, p *plan.Plan, c *console.Console) 
 			return commentErr(c, "get token user", err)
 		}
 	}
-	existing, err := g.list(ctx, client, owner, repo, p.CI.PR)
+	existing, err := g.list(ctx, client, owner, repo, info.PR)
 	if err != nil {
-		return commentErr(c, fmt.Sprintf("list comments on #%d", p.CI.PR), err)
+		return commentErr(c, fmt.Sprintf("list comments on #%d", info.PR), err)
 	}
 	var errs []error
-	for _, pl := range p.Pipelines {
-		mark := marker(p.CI, p.CommentKey, pl.Name)
-		body := Markdown(p, pl, commentBudget-len(mark)-1) + "\n" + mark
-		id := find(existing, mark, login)
+	for _, n := range notes {
+		body := n.body
+		id := find(existing, n.mark, login)
 		if id != 0 {
 			_, _, err = client.Issues.EditComment(ctx, owner, repo, id, &github.IssueComment{Body: &body})
 		} else {
-			_, _, err = client.Issues.CreateComment(ctx, owner, repo, p.CI.PR, &github.IssueComment{Body: &body})
+			_, _, err = client.Issues.CreateComment(ctx, owner, repo, info.PR, &github.IssueComment{Body: &body})
 		}
 		if err != nil {
-			if err := commentErr(c, fmt.Sprintf("comment %q on #%d", pl.Name, p.CI.PR), err); err != nil {
+			if err := commentErr(c, fmt.Sprintf("comment %q on #%d", n.name, info.PR), err); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			return nil // 403: the same token will not do better for the next pipeline
+			return nil // 403: the same token will not do better for the next comment
 		}
 	}
 	return errors.Join(errs...)
@@ -302,16 +322,22 @@ func find(comments []*github.IssueComment, mark, login string) int64 {
 // them apart. A key that markerPart would change is hashed instead, so two
 // keys never share a marker.
 func marker(info ci.Info, key, pipeline string) string {
-	job := markerPart(info.Job)
-	if key != "" {
-		leg := markerPart(key)
-		if leg != key || len(key) > 64 {
-			sum := sha256.Sum256([]byte(key))
-			leg = hex.EncodeToString(sum[:8])
-		}
-		job += "[" + leg + "]"
-	}
+	job := markerPart(info.Job) + markerLeg(key)
 	return "<!-- kf-run:" + markerPart(info.Workflow) + "/" + job + "/" + markerPart(pipeline) + " -->"
+}
+
+// markerLeg is the part of a marker that key (--comment-key) adds: "" for
+// none, else "[key]", hashed when markerPart would change it.
+func markerLeg(key string) string {
+	if key == "" {
+		return ""
+	}
+	leg := markerPart(key)
+	if leg != key || len(key) > 64 {
+		sum := sha256.Sum256([]byte(key))
+		leg = hex.EncodeToString(sum[:8])
+	}
+	return "[" + leg + "]"
 }
 
 // markerPart keeps names safe inside an HTML comment: no "-->" or "--".

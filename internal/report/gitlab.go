@@ -13,6 +13,7 @@ import (
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/console"
 	"github.com/kf-run/kf-run/internal/plan"
 )
@@ -44,31 +45,54 @@ type GitLab struct {
 // the caller logs returned errors and keeps its exit code.
 func (g *GitLab) Publish(ctx context.Context, p *plan.Plan, c *console.Console) error {
 	c.Mask(secretValues(p)...)
-	if !p.Comment || p.CI.PR <= 0 {
-		return nil
-	}
-	if p.CI.Fork {
-		c.Noticef("kf-run", "merge request from a fork: no MR note; see the job log")
-		return nil
-	}
-	if p.CI.Token == "" {
-		c.Noticef("kf-run", "no MR note: set KF_RUN_GITLAB_TOKEN to a project access token with api scope (CI_JOB_TOKEN cannot write notes)")
+	if !p.Comment || !noteable(p.CI, c) {
 		return nil
 	}
 	return g.note(ctx, p, c)
 }
 
+// noteable reports whether an MR note can be written: in a merge request
+// pipeline, not a fork's, with a token. When not, and it matters, it says
+// why on c.
+func noteable(info ci.Info, c *console.Console) bool {
+	switch {
+	case info.PR <= 0:
+	case info.Fork:
+		c.Noticef("kf-run", "merge request from a fork: no MR note; see the job log")
+	case info.Token == "":
+		c.Noticef("kf-run", "no MR note: set KF_RUN_GITLAB_TOKEN to a project access token with api scope (CI_JOB_TOKEN cannot write notes)")
+	default:
+		return true
+	}
+	return false
+}
+
 // note creates or updates the sticky note of each pipeline.
 func (g *GitLab) note(ctx context.Context, p *plan.Plan, c *console.Console) error {
-	if p.CI.Repo == "" {
+	info := p.CI
+	info.Workflow = gitlabWorkflow
+	redact := secrets(p)
+	var notes []sticky
+	for _, pl := range p.Pipelines {
+		mark := marker(info, p.CommentKey, pl.Name)
+		body := redact.Replace(Markdown(p, pl, noteBudget-len(mark)-1)) + "\n" + mark
+		notes = append(notes, sticky{name: pl.Name, mark: mark, body: body})
+	}
+	return g.upsert(ctx, p.CI, notes, c)
+}
+
+// upsert creates each note on the merge request, or updates the one of
+// ours that carries its marker.
+func (g *GitLab) upsert(ctx context.Context, info ci.Info, notes []sticky, c *console.Console) error {
+	if info.Repo == "" {
 		return errors.New("MR note: no project path (CI_PROJECT_PATH)")
 	}
-	client, err := g.client(p)
+	client, err := g.client(info)
 	if err != nil {
 		return fmt.Errorf("MR note: %w", err)
 	}
 	// The project path as :id; the client URL-encodes it (acme%2Fml).
-	pid, mr := p.CI.Repo, int64(p.CI.PR)
+	pid, mr := info.Repo, int64(info.PR)
 	u, _, err := client.Users.CurrentUser(gitlab.WithContext(ctx))
 	if err != nil {
 		return noteErr(c, "get token user", err)
@@ -77,25 +101,21 @@ func (g *GitLab) note(ctx context.Context, p *plan.Plan, c *console.Console) err
 	if err != nil {
 		return noteErr(c, fmt.Sprintf("list notes on !%d", mr), err)
 	}
-	info := p.CI
-	info.Workflow = gitlabWorkflow
-	redact := secrets(p)
 	var errs []error
-	for _, pl := range p.Pipelines {
-		mark := marker(info, p.CommentKey, pl.Name)
-		body := redact.Replace(Markdown(p, pl, noteBudget-len(mark)-1)) + "\n" + mark
-		if id := findNote(existing, mark, u.ID); id != 0 {
+	for _, n := range notes {
+		body := n.body
+		if id := findNote(existing, n.mark, u.ID); id != 0 {
 			_, _, err = client.Notes.UpdateMergeRequestNote(pid, mr, id, &gitlab.UpdateMergeRequestNoteOptions{Body: &body}, gitlab.WithContext(ctx))
 		} else {
 			_, _, err = client.Notes.CreateMergeRequestNote(pid, mr, &gitlab.CreateMergeRequestNoteOptions{Body: &body},
 				gitlab.WithContext(ctx), gitlab.WithRequestRetry(createRetry))
 		}
 		if err != nil {
-			if err := noteErr(c, fmt.Sprintf("note %q on !%d", pl.Name, mr), err); err != nil {
+			if err := noteErr(c, fmt.Sprintf("note %q on !%d", n.name, mr), err); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			return nil // 401/403: the same token will not do better for the next pipeline
+			return nil // 401/403: the same token will not do better for the next note
 		}
 	}
 	return errors.Join(errs...)
@@ -157,17 +177,17 @@ func findNote(notes []*gitlab.Note, mark string, user int64) int64 {
 	return id
 }
 
-func (g *GitLab) client(p *plan.Plan) (*gitlab.Client, error) {
-	u, err := url.Parse(p.CI.APIURL)
-	if p.CI.APIURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("API URL %q (CI_API_V4_URL) is not an http(s) URL", p.CI.APIURL)
+func (g *GitLab) client(info ci.Info) (*gitlab.Client, error) {
+	u, err := url.Parse(info.APIURL)
+	if info.APIURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("API URL %q (CI_API_V4_URL) is not an http(s) URL", info.APIURL)
 	}
 	hc := g.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return gitlab.NewClient(p.CI.Token,
-		gitlab.WithBaseURL(p.CI.APIURL),
+	return gitlab.NewClient(info.Token,
+		gitlab.WithBaseURL(info.APIURL),
 		gitlab.WithHTTPClient(hc),
 		gitlab.WithURLWarningLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		gitlab.WithUserAgent("kf-run"),
