@@ -11,13 +11,14 @@ import (
 	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/console"
 	"github.com/kf-run/kf-run/internal/plan"
+	"github.com/kf-run/kf-run/internal/report"
 	"github.com/kf-run/kf-run/internal/schedule"
 )
 
 func scheduleCommand() command {
 	return command{
 		name:  "schedule sync",
-		usage: "kf-run schedule sync [--config FILE] [--dry-run] [--prune] [--summary-file FILE]",
+		usage: "kf-run schedule sync [--config FILE] [--dry-run] [--prune] [--summary-file FILE] [--no-comment] [--comment-key KEY]",
 		about: `Makes KFP's recurring runs match the schedule: blocks of kf-run.yaml. It
 prints a plan (create, replace, enable, disable, delete, unchanged), then
 applies it. A recurring run is kf-run's by a key in its description
@@ -34,9 +35,11 @@ Cron times are read in the time zone of the cluster's scheduled-workflow
 controller (pipeline-install-config's cronScheduleTimezone, UTC by
 default), not per schedule.
 
-The plan also goes to the GitHub job summary (and --summary-file): with
---dry-run on a pull request it shows what merging would change.`,
-		env: connectEnv(),
+The plan also goes to the GitHub job summary (and --summary-file). With
+--dry-run on a pull request (GitHub) or merge request (GitLab) it shows what
+merging would change, in a comment (MR note) of its own per config file,
+updated in place by each push.`,
+		env: append(connectEnv(), "GITHUB_TOKEN", "KF_RUN_GITLAB_TOKEN", "KF_RUN_COMMENT_KEY"),
 		exits: `Exit codes:
   0    KFP matches the config (or, with --dry-run, the plan was printed)
   1    a change failed or KFP could not be reached (the others were made; run it again)
@@ -65,6 +68,8 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the plan as markdown to `FILE`")
 	dryRun := fs.Bool("dry-run", false, "print the plan; upload and change nothing")
 	prune := fs.Bool("prune", false, "delete the recurring runs of schedules removed from the config (default: disable them)")
+	fs.BoolVar(&c.NoComment, "no-comment", false, "with --dry-run on a pull request: do not post or update the plan's comment (merge request note on GitLab)")
+	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's plan comment apart from other legs of a matrix job (or KF_RUN_COMMENT_KEY)")
 	if _, code, ok := cmd.parse(fs, args[1:], e, 0); !ok {
 		return code
 	}
@@ -152,6 +157,9 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 			out.Warningf("report", "write %s: %v", f, err)
 		}
 	}
+	if *dryRun {
+		publishPlan(ctx, p, scope, schedule.CommentMarkdown(changes, scope, p.Target.Host, p.CI.ShortSHA), out)
+	}
 	switch {
 	case ctx.Err() != nil:
 		return exitInterrupted
@@ -160,6 +168,21 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// publishPlan shows a dry run's plan on the pull request (merge request):
+// what merging would change.
+func publishPlan(ctx context.Context, p *plan.Plan, scope schedule.Scope, md string, out *console.Console) {
+	var err error
+	switch p.CI.Provider {
+	case ci.GitHub:
+		err = (&report.GitHub{}).PublishSchedulePlan(ctx, p, scope.Config, md, out)
+	case ci.GitLab:
+		err = (&report.GitLab{}).PublishSchedulePlan(ctx, p, scope.Config, md, out)
+	}
+	if err != nil {
+		out.Warningf("report", "%v", err)
+	}
 }
 
 func appendText(path, s string) error {

@@ -103,6 +103,19 @@ func Markdown(changes []Change, scope Scope, host string, dryRun bool) string {
 	return b.String()
 }
 
+// CommentMarkdown is the plan of a dry run on a pull request, as its
+// sticky comment shows it: what merging would change, and at which commit
+// it was planned (the comment is updated in place by each push).
+func CommentMarkdown(changes []Change, scope Scope, host, commit string) string {
+	s := Markdown(changes, scope, host, true)
+	what := "What merging would change"
+	if commit != "" {
+		what += " (planned at " + md(commit) + ")"
+	}
+	title, rest, _ := strings.Cut(s, "\n\n")
+	return title + "\n\n" + what + ".\n\n" + rest
+}
+
 // cell keeps a value inside its table cell.
 func cell(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)

@@ -376,3 +376,13 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 }
+
+func TestCommentMarkdown(t *testing.T) {
+	t.Parallel()
+	train := desire(t, newSchedule(t, "train", nil, nil))[0]
+	md := CommentMarkdown([]Change{{Action: Create, Pipeline: "train", Want: &train}}, scope, "https://kfp.example.com", "abc1234")
+	want := "### kf-run schedule sync (dry run: nothing changed)\n\nWhat merging would change (planned at abc1234).\n\nSchedules of "
+	if !strings.HasPrefix(md, want) || !strings.Contains(md, "| train | create | cron 0 0 2 * * * |") {
+		t.Errorf("comment markdown:\n%s\nwant it to start:\n%s", md, want)
+	}
+}
