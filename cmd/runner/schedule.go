@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/kf-run/kf-run/internal/ci"
 	"github.com/kf-run/kf-run/internal/config"
@@ -95,7 +96,7 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 	}
 	out := console.New(e.stderr, p.CI.Provider, e.terminal(e.stderr))
 	out.Mask(p.Secrets...)
-	scope := schedule.Scope{Repo: p.CI.Repo, Config: filepath.ToSlash(filepath.Clean(path))}
+	scope := schedule.Scope{Repo: p.CI.Repo, Config: configKey(p.CI.Root, path)}
 	if scope.Repo == "" {
 		scope.Repo = "local"
 	}
@@ -183,6 +184,31 @@ func publishPlan(ctx context.Context, p *plan.Plan, scope schedule.Scope, md str
 	if err != nil {
 		out.Warningf("report", "%v", err)
 	}
+}
+
+// configKey names the config file in a schedule's key: its path from the
+// repository's top directory when it is inside it, so that syncing from
+// another directory (--config ../kf-run.yaml) finds the same schedules;
+// else the path as given, cleaned.
+func configKey(root, path string) string {
+	clean := filepath.ToSlash(filepath.Clean(path))
+	if root == "" {
+		return clean
+	}
+	real := func(p string) string {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return p
+	}
+	rel, err := filepath.Rel(real(root), real(path))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return clean
+	}
+	return filepath.ToSlash(rel)
 }
 
 func appendText(path, s string) error {

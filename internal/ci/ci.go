@@ -55,6 +55,10 @@ type Info struct {
 	// StatePath is KF_RUN_STATE_FILE: where kf-run run records the runs it
 	// starts, for kf-run stop ("" for the default, see internal/stop).
 	StatePath string
+	// Root is the repository's top directory, when known (git, else
+	// GITHUB_WORKSPACE or CI_PROJECT_DIR): what names a config file the
+	// same wherever kf-run runs from.
+	Root string
 	// Terminal is true when stderr is a terminal (live progress).
 	Terminal bool
 }

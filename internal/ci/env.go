@@ -14,8 +14,9 @@ import (
 type Env struct {
 	Getenv   func(string) string
 	ReadFile func(string) ([]byte, error)
-	// Git runs git with args in the working directory (local runs only);
-	// nil means do not ask git.
+	// Git runs git with args in the working directory (the commit and
+	// branch of local runs, the repository's top directory); nil means do
+	// not ask git.
 	Git func(args ...string) (string, error)
 }
 
@@ -42,6 +43,12 @@ func FromEnv(e Env) (Info, error) {
 	}
 	if info.ShortSHA == "" && info.SHA != "" {
 		info.ShortSHA = info.SHA[:min(7, len(info.SHA))]
+	}
+	info.Root = or(get("GITHUB_WORKSPACE"), get("CI_PROJECT_DIR"))
+	if e.Git != nil {
+		if top, err := e.Git("rev-parse", "--show-toplevel"); err == nil && top != "" {
+			info.Root = top
+		}
 	}
 	info.DotenvPath = get("KF_RUN_DOTENV")
 	info.AnnotationsPath = get("KF_RUN_ANNOTATIONS")

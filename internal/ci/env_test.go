@@ -98,3 +98,27 @@ func TestFromEnvBadPayload(t *testing.T) {
 		t.Fatal("want an error for a broken event payload")
 	}
 }
+
+// The repository's top directory: git's when git knows it, else the CI's
+// checkout directory.
+func TestRoot(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": "/w/ml"}
+	e := envOf(vars, nil)
+	if info, _ := FromEnv(e); info.Root != "/w/ml" {
+		t.Errorf("without git: Root = %q, want GITHUB_WORKSPACE", info.Root)
+	}
+	git := e.Git
+	e.Git = func(args ...string) (string, error) {
+		if args[len(args)-1] == "--show-toplevel" {
+			return "/src/ml", nil
+		}
+		return git(args...)
+	}
+	if info, _ := FromEnv(e); info.Root != "/src/ml" {
+		t.Errorf("with git: Root = %q, want git's", info.Root)
+	}
+	if info, _ := FromEnv(envOf(map[string]string{"GITLAB_CI": "true", "CI_PROJECT_DIR": "/builds/acme/ml"}, nil)); info.Root != "/builds/acme/ml" {
+		t.Errorf("GitLab: Root = %q", info.Root)
+	}
+}
