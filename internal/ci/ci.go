@@ -4,6 +4,8 @@
 // request, links and the token for comments. It does not talk to any API.
 package ci
 
+import "fmt"
+
 // Provider names a CI system.
 type Provider string
 
@@ -32,6 +34,14 @@ type Info struct {
 	PR int
 	// Fork is true for a pull request from a fork (read-only token).
 	Fork bool
+	// ForkHead names the fork a pull request comes from (owner/name, the
+	// GitLab project path), when Fork.
+	ForkHead string
+	// ForkWithSecrets is true when a fork's pull request runs in the base
+	// repository's context, with its secrets: GitHub's pull_request_target,
+	// or a GitLab merge request pipeline of a fork's MR run in the parent
+	// project (CI_MERGE_REQUEST_SOURCE_PROJECT_ID != CI_PROJECT_ID).
+	ForkWithSecrets bool
 	// JobURL links to the CI run or job.
 	JobURL string
 	// Job is the job key (GITHUB_JOB / CI_JOB_NAME); Workflow the workflow name.
@@ -61,4 +71,24 @@ type Info struct {
 	Root string
 	// Terminal is true when stderr is a terminal (live progress).
 	Terminal bool
+}
+
+// NoSecrets says why this job has none of the base repository's secrets,
+// or "" when nothing says so: a GitHub pull request from a fork on the
+// pull_request event (GitHub passes it no secrets and no OIDC token), or a
+// GitLab merge request pipeline run in the fork itself (the fork's CI/CD
+// variables, not the parent's). Callers add it to a missing credential's
+// error, which otherwise reads as a KFP 401.
+func (i Info) NoSecrets() string {
+	switch {
+	case !i.Fork || i.ForkWithSecrets || i.PR == 0:
+		return ""
+	case i.Provider == GitHub && i.Event == "pull_request":
+		return fmt.Sprintf("this is pull request #%d from the fork %s: GitHub gives workflow runs of fork pull requests no secrets and no OIDC token, "+
+			"so kf-run has no credentials for KFP (nothing was submitted)", i.PR, i.ForkHead)
+	case i.Provider == GitLab:
+		return fmt.Sprintf("this merge request pipeline runs in the fork %s, with the fork's CI/CD variables, not %s's "+
+			"(nothing was submitted; a maintainer can run the pipeline in the parent project)", i.ForkHead, i.Repo)
+	}
+	return ""
 }

@@ -114,7 +114,10 @@ func github(e Env) (Info, error) {
 			info.SHA = ev.PullRequest.Head.SHA
 		}
 		if fn := ev.PullRequest.Head.Repo.FullName; fn != "" && !strings.EqualFold(fn, info.Repo) {
-			info.Fork = true
+			info.Fork, info.ForkHead = true, fn
+			// pull_request_target runs the base repository's workflow
+			// with its secrets, whatever the fork's head holds.
+			info.ForkWithSecrets = info.Event == "pull_request_target"
 		}
 	}
 	return info, nil
@@ -141,7 +144,13 @@ func gitlab(get func(string) string) Info {
 	}
 	info.PR, _ = strconv.Atoi(get("CI_MERGE_REQUEST_IID"))
 	if p, t := get("CI_MERGE_REQUEST_SOURCE_PROJECT_PATH"), get("CI_MERGE_REQUEST_PROJECT_PATH"); p != "" && t != "" && p != t {
-		info.Fork = true
+		info.Fork, info.ForkHead = true, p
+	}
+	// A fork's MR pipeline run in the parent project (a maintainer's
+	// "Run pipeline") has the parent's CI/CD variables.
+	if src, here := get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID"), get("CI_PROJECT_ID"); src != "" && here != "" && src != here {
+		info.Fork, info.ForkWithSecrets = true, true
+		info.ForkHead = or(info.ForkHead, get("CI_MERGE_REQUEST_SOURCE_PROJECT_PATH"))
 	}
 	return info
 }

@@ -3,6 +3,7 @@ package ci
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,7 +56,16 @@ func TestFromEnv(t *testing.T) {
 				"GITHUB_API_URL": "https://ghe.example.com/api/v3"},
 			files: map[string]string{"/e.json": pr},
 			want: Info{Provider: GitHub, Repo: "acme/ml", SHA: "1111111111111111111111111111111111111111", ShortSHA: "1111111", Branch: "feat",
-				Event: "pull_request", PR: 12, Fork: true, ServerURL: "https://ghe.example.com", APIURL: "https://ghe.example.com/api/v3"},
+				Event: "pull_request", PR: 12, Fork: true, ForkHead: "someone/ml", ServerURL: "https://ghe.example.com", APIURL: "https://ghe.example.com/api/v3"},
+		},
+		{
+			name: "github pull_request_target from a fork: the base's secrets",
+			vars: map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/ml", "GITHUB_SHA": "base000", "GITHUB_REF": "refs/heads/main",
+				"GITHUB_HEAD_REF": "feat", "GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_EVENT_PATH": "/e.json"},
+			files: map[string]string{"/e.json": pr},
+			want: Info{Provider: GitHub, Repo: "acme/ml", SHA: "1111111111111111111111111111111111111111", ShortSHA: "1111111", Branch: "feat",
+				Event: "pull_request_target", PR: 12, Fork: true, ForkHead: "someone/ml", ForkWithSecrets: true,
+				ServerURL: "https://github.com", APIURL: "https://api.github.com"},
 		},
 		{
 			name: "github tag",
@@ -71,6 +81,22 @@ func TestFromEnv(t *testing.T) {
 			want: Info{Provider: GitLab, Repo: "acme/ml", SHA: "2222222222222222", ShortSHA: "2222222", Branch: "feat", Event: "merge_request_event", PR: 5,
 				JobURL: "https://gitlab.example.com/acme/ml/-/jobs/9", Token: "glpat", DotenvPath: "kf-run.env",
 				AnnotationsPath: "kf-run-annotations.json", StatePath: "/builds/state.jsonl"},
+		},
+		{
+			name: "gitlab fork merge request run in the parent project",
+			vars: map[string]string{"GITLAB_CI": "true", "CI_PROJECT_PATH": "acme/ml", "CI_PROJECT_ID": "10", "CI_COMMIT_SHA": "3333333333",
+				"CI_MERGE_REQUEST_IID": "6", "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "77", "CI_MERGE_REQUEST_SOURCE_PROJECT_PATH": "someone/ml",
+				"CI_MERGE_REQUEST_PROJECT_PATH": "acme/ml", "CI_PIPELINE_SOURCE": "merge_request_event"},
+			want: Info{Provider: GitLab, Repo: "acme/ml", SHA: "3333333333", ShortSHA: "3333333", Event: "merge_request_event", PR: 6,
+				Fork: true, ForkHead: "someone/ml", ForkWithSecrets: true},
+		},
+		{
+			name: "gitlab fork merge request run in the fork",
+			vars: map[string]string{"GITLAB_CI": "true", "CI_PROJECT_PATH": "someone/ml", "CI_PROJECT_ID": "77", "CI_COMMIT_SHA": "3333333333",
+				"CI_MERGE_REQUEST_IID": "6", "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "77", "CI_MERGE_REQUEST_SOURCE_PROJECT_PATH": "someone/ml",
+				"CI_MERGE_REQUEST_PROJECT_PATH": "acme/ml", "CI_PIPELINE_SOURCE": "merge_request_event"},
+			want: Info{Provider: GitLab, Repo: "someone/ml", SHA: "3333333333", ShortSHA: "3333333", Event: "merge_request_event", PR: 6,
+				Fork: true, ForkHead: "someone/ml"},
 		},
 		{
 			name: "local asks git",
@@ -120,5 +146,29 @@ func TestRoot(t *testing.T) {
 	}
 	if info, _ := FromEnv(envOf(map[string]string{"GITLAB_CI": "true", "CI_PROJECT_DIR": "/builds/acme/ml"}, nil)); info.Root != "/builds/acme/ml" {
 		t.Errorf("GitLab: Root = %q", info.Root)
+	}
+}
+
+func TestNoSecrets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		info Info
+		want string // a part of the sentence; "" for none
+	}{
+		{"github fork on pull_request", Info{Provider: GitHub, Event: "pull_request", PR: 3, Fork: true, ForkHead: "someone/ml"}, "from the fork someone/ml: GitHub gives"},
+		{"github fork on pull_request_target", Info{Provider: GitHub, Event: "pull_request_target", PR: 3, Fork: true, ForkWithSecrets: true}, ""},
+		{"github same-repo pull request", Info{Provider: GitHub, Event: "pull_request", PR: 3}, ""},
+		{"gitlab fork pipeline in the fork", Info{Provider: GitLab, Repo: "someone/ml", PR: 3, Fork: true, ForkHead: "someone/ml"}, "runs in the fork someone/ml"},
+		{"gitlab fork pipeline in the parent", Info{Provider: GitLab, PR: 3, Fork: true, ForkWithSecrets: true}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := tt.info.NoSecrets()
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("NoSecrets() = %q, want one containing %q", got, tt.want)
+			}
+		})
 	}
 }
