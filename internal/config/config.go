@@ -34,6 +34,7 @@ type Config struct {
 	Defaults  Defaults   `yaml:"defaults"`
 	Report    Report     `yaml:"report"`
 	Images    Images     `yaml:"images"`
+	Preview   *Preview   `yaml:"preview"`
 	Pipelines []Pipeline `yaml:"pipelines"`
 	// Secrets are the values that came from env into credentials, or from
 	// env vars whose names say they are secret. They must be masked.
@@ -200,6 +201,8 @@ type Pipeline struct {
 	UnsetParams []string `yaml:"-"`
 	// Schedule makes kf-run schedule sync keep a recurring run of it.
 	Schedule *Schedule `yaml:"schedule"`
+	// Preview overrides the top-level preview: block for this pipeline.
+	Preview *PipelinePreview `yaml:"preview"`
 }
 
 // Text is a string with the line it was written on, so later errors (a
@@ -535,8 +538,11 @@ func (x *expander) expand(n *yaml.Node, keys []string) {
 			if console.SecretName(sub[1]) && inParams {
 				*x.uses = append(*x.uses, secretUse{param: keys[2], variable: sub[1], line: n.Line})
 			}
-			if console.SecretName(sub[1]) && len(keys) >= 4 && keys[0] == "pipelines" && keys[1] == "schedule" && keys[2] == "parameters" {
+			if console.SecretName(sub[1]) && len(keys) >= 4 && keys[0] == "pipelines" && (keys[1] == "schedule" || keys[1] == "preview") && keys[2] == "parameters" {
 				*x.uses = append(*x.uses, secretUse{param: keys[3], variable: sub[1], line: n.Line})
+			}
+			if console.SecretName(sub[1]) && len(keys) >= 3 && keys[0] == "preview" && keys[1] == "parameters" {
+				*x.uses = append(*x.uses, secretUse{param: keys[2], variable: sub[1], line: n.Line, top: true})
 			}
 			return v
 		})
@@ -562,6 +568,7 @@ func unsetMsg(name string, secret bool) string {
 type secretUse struct {
 	param, variable string
 	line            int
+	top             bool // in the top-level preview.parameters
 }
 
 // checkSecretParameters refuses a secret variable in a run parameter: KFP
@@ -570,6 +577,11 @@ type secretUse struct {
 // A pipeline may accept that per parameter in secret_parameters.
 func (c *Config) checkSecretParameters(bad func(line int, format string, a ...any)) {
 	for _, u := range c.secretUses {
+		if u.top {
+			bad(u.line, "preview parameter %s takes ${%s}, a secret, but KFP stores run parameters in plain text, shown in its UI and API to everyone in the namespace: "+
+				"give it to the step as a Kubernetes Secret with pod.secrets, or set it in a pipeline's preview.parameters and list it in that pipeline's secret_parameters", u.param, u.variable)
+			continue
+		}
 		i := c.entryAt(u.line)
 		if i < 0 {
 			continue
@@ -578,6 +590,9 @@ func (c *Config) checkSecretParameters(bad func(line int, format string, a ...an
 		_, ok := p.Parameters[u.param]
 		if p.Schedule != nil && !ok {
 			_, ok = p.Schedule.Parameters[u.param]
+		}
+		if p.Preview != nil && !ok {
+			_, ok = p.Preview.Parameters[u.param]
 		}
 		if !ok || slices.ContainsFunc(p.SecretParameters, func(t Text) bool { return t.Value == u.param }) {
 			continue
@@ -655,6 +670,7 @@ func (c *Config) check() error {
 	}
 	c.Kubeflow.check(bad)
 	c.checkSecretParameters(bad)
+	c.checkPreview(bad)
 	names := map[string]int{}
 	for i, p := range c.Pipelines {
 		if p.Schedule != nil {
