@@ -12,7 +12,6 @@ import (
 // request that are still going (supersede); kf-run cleanup tidies up when
 // it closes. `preview: {}` turns this on with the defaults.
 type Preview struct {
-	Line int `yaml:"-"`
 	// Experiment is the pull request's experiment, a template (default
 	// "pr-{{ .PR.Number }}"). One per pull request, not per pipeline:
 	// kf-run cleanup archives it as a whole.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -123,6 +124,15 @@ func build(in Input) (*Plan, error) {
 		return nil, errors.New("--spec and a config file exclude each other: drop --spec, or run without --config")
 	}
 
+	if !in.Offline {
+		if err := CheckFork(in.Config, in.CI); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Previews() && in.CI.PR > 0 {
+		p.Preview = &Preview{PR: in.CI.PR, Key: PreviewKey(in.CI.Repo, in.CI.PR)}
+	}
+
 	// Target and credentials: flags > env > file.
 	var err error
 	if p.Target, p.Auth, err = Connection(cfg, f, getenv, in.Offline); err != nil {
@@ -166,18 +176,34 @@ func build(in Input) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	used := map[string]bool{}
+	used, previewUsed := map[string]bool{}, map[string]bool{}
 	var errs []error
 	for _, e := range cfg.Pipelines {
 		if len(f.Pipelines) > 0 && !slices.Contains(f.Pipelines, e.Name.Value) {
 			continue
 		}
-		pl, err := pipeline(cfg, e, f, in.CI, params, used)
+		entry, pv := e, (*previewOf)(nil)
+		if p.Preview != nil {
+			entry, pv = previewEntry(cfg, e, previewUsed)
+		}
+		pl, err := pipeline(cfg, entry, f, in.CI, params, used, pv)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		if p.Preview != nil {
+			pl.Preview = pipelinePreview(cfg, e, p.Preview, in.CI, p.CommentKey)
+			pl.Description = strings.TrimSpace(pl.Description + "\n" + pl.Preview.Line)
+		}
 		p.Pipelines = append(p.Pipelines, pl)
+	}
+	if p.Preview != nil && cfg.Preview != nil && len(errs) == 0 {
+		for _, k := range slices.Sorted(maps.Keys(cfg.Preview.Parameters)) {
+			if !previewUsed[k] {
+				errs = append(errs, &config.Error{File: cfg.Path, Line: cfg.Preview.Parameters[k].Line,
+					Msg: fmt.Sprintf("preview.parameters.%s: no selected pipeline has a parameter %q", k, k)})
+			}
+		}
 	}
 	if len(errs) == 0 {
 		if err := checkDefaultTasks(cfg, p.Pipelines); err != nil {
@@ -192,7 +218,7 @@ func build(in Input) (*Plan, error) {
 	return p, errors.Join(errs...)
 }
 
-func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, params [][2]string, used map[string]bool) (*Pipeline, error) {
+func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, params [][2]string, used map[string]bool, pv *previewOf) (*Pipeline, error) {
 	src := cfg.Path
 	if e.Line > 0 {
 		src = fmt.Sprintf("%s:%d", cfg.Path, e.Line)
@@ -264,6 +290,7 @@ func pipeline(cfg *config.Config, e config.Pipeline, f Flags, info ci.Info, para
 	for k, v := range e.Parameters {
 		pl.Parameters[k] = v.V
 	}
+	pv.apply(pl.Parameters, func(k string) bool { return declares(spec, k) })
 	for _, kv := range params {
 		if !declares(spec, kv[0]) {
 			continue

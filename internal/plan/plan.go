@@ -53,6 +53,8 @@ type Plan struct {
 	// Unset lists the ${VAR}s kf-run validate found unset, with where:
 	// "KFP_TOKEN (kf-run.yaml:5)".
 	Unset []string
+	// Preview is set for a pull request's preview runs (see preview.go).
+	Preview *Preview
 }
 
 // Note is a warning about a setting: Key names it (kubeflow.host).
@@ -119,6 +121,9 @@ type Pipeline struct {
 	// PipelineRoot is where the run's artifacts go (runtime_config); ""
 	// keeps the pipeline's own or the server's default.
 	PipelineRoot string
+	// Preview is set for a preview run; the preview stage writes its
+	// earlier runs.
+	Preview *PipelinePreview
 
 	// Written by build: the pipeline's ko:// images, pinned in Spec.
 	Images []BuiltImage

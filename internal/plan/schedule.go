@@ -60,7 +60,7 @@ func Schedules(in Input) (p *Plan, out []*Schedule, err error) {
 			e.Parameters = map[string]config.Value{}
 		}
 		maps.Copy(e.Parameters, s.Parameters)
-		pl, err := pipeline(cfg, e, Flags{}, in.CI, nil, map[string]bool{})
+		pl, err := pipeline(cfg, e, Flags{}, in.CI, nil, map[string]bool{}, nil)
 		if err != nil {
 			errs = append(errs, err)
 			continue
