@@ -131,10 +131,13 @@ func Version(ctx context.Context, api Uploader, p *plan.Pipeline, s *plan.Submis
 		return fmt.Errorf("find version %q of pipeline %q: %w", version, p.PipelineName, err)
 	}
 	if v.ID != "" {
-		switch contentOf(v.Description) {
+		switch held := heldByPreview(p, v.Description); contentOf(v.Description) {
 		case hash:
-			s.VersionID, s.VersionReused = v.ID, true
-			return nil
+			if held == "" {
+				s.VersionID, s.VersionReused = v.ID, true
+				return nil
+			}
+			s.VersionNote = fmt.Sprintf("%q at KFP was uploaded for %s, whose kf-run cleanup --delete-versions deletes it", version, held)
 		case "":
 			s.VersionNote = fmt.Sprintf("%q at KFP has no content hash (uploaded by an older kf-run or by hand): taken as another spec", version)
 		default:
@@ -149,6 +152,9 @@ func Version(ctx context.Context, api Uploader, p *plan.Pipeline, s *plan.Submis
 			return fmt.Errorf("find version %q of pipeline %q: %w", s.VersionName, p.PipelineName, err)
 		}
 		if v.ID != "" {
+			if held := heldByPreview(p, v.Description); held != "" {
+				return fmt.Errorf("pipeline %q: version %q at KFP was uploaded for %s: run again once its kf-run cleanup has deleted it, or change version", p.PipelineName, s.VersionName, held)
+			}
 			if contentOf(v.Description) != hash {
 				return fmt.Errorf("pipeline %q: version %q at KFP does not hold the spec its name says (%s): delete it or change version", p.PipelineName, s.VersionName, hash)
 			}
@@ -212,4 +218,16 @@ func newToken() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return hex.EncodeToString(b)
+}
+
+// heldByPreview says whose preview uploaded a version (its description's
+// preview line), when that is not p's own pull request: kf-run cleanup
+// --delete-versions deletes it when that pull request closes, so nothing
+// else may come to depend on it. "" when the version is free to reuse.
+func heldByPreview(p *plan.Pipeline, description string) string {
+	key := plan.PreviewOf(description)
+	if key == "" || (p.Preview != nil && strings.HasPrefix(p.Preview.Line, key)) {
+		return ""
+	}
+	return "another pull request's preview"
 }

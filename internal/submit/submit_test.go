@@ -89,6 +89,7 @@ func TestRun(t *testing.T) {
 	other := "kf-run-content: sha256:" + strings.Repeat("0", 64)
 	own := "abc1234-" + hex.EncodeToString(sum[:4]) // this spec's version when abc1234 holds another
 	ownOfTrain := "train-" + hex.EncodeToString(sum[:4])
+	prLine := plan.PreviewKey("acme/ml", 7) + "0123456789ab"
 	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	tests := []struct {
 		name      string
@@ -161,6 +162,23 @@ func TestRun(t *testing.T) {
 			versions:  map[string]map[string]kfp.Version{"pl-1": {"train": {ID: "v-0", Description: same}}},
 			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/train", "create run r"},
 			want:      plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-0", VersionName: "train", VersionReused: true, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "a version a pull request's preview uploaded is not reused outside it",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "ci", PipelineName: "train", Version: "abc1234"},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"abc1234": {ID: "v-1", Description: "acme/ml@abc1234\n" + prLine + "\n" + same}}},
+			calls:     []string{"experiment ci", "find pipeline train", "find version pl-1/abc1234", "find version pl-1/" + own, "upload version pl-1/" + own, "create run r"},
+			want: plan.Submission{ExperimentID: "exp-1", ExperimentName: "ci", PipelineID: "pl-1", VersionID: "v-new", VersionName: own,
+				VersionNote: `"abc1234" at KFP was uploaded for another pull request's preview, whose kf-run cleanup --delete-versions deletes it`, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
+		},
+		{
+			name:      "the same pull request's preview reuses its version",
+			pl:        plan.Pipeline{RunName: "r", Experiment: "pr-7", PipelineName: "train", Version: "abc1234", Preview: &plan.PipelinePreview{Line: prLine}},
+			pipelines: map[string]string{"train": "pl-1"},
+			versions:  map[string]map[string]kfp.Version{"pl-1": {"abc1234": {ID: "v-1", Description: "acme/ml@abc1234\n" + prLine + "\n" + same}}},
+			calls:     []string{"experiment pr-7", "find pipeline train", "find version pl-1/abc1234", "create run r"},
+			want:      plan.Submission{ExperimentID: "exp-1", ExperimentName: "pr-7", PipelineID: "pl-1", VersionID: "v-1", VersionName: "abc1234", VersionReused: true, RunID: "run-1", RunURL: "http://kfp/#/runs/details/run-1"},
 		},
 		{
 			name:  "new pipeline without a version runs its first version",
