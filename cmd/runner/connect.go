@@ -40,7 +40,7 @@ func connect(p *plan.Plan, out *console.Console, e env) (*kfp.Client, *auth.Conn
 	}
 	o := e.kfpOptions
 	o.Transport = conn.Transport
-	o.Hint = conn.Hint(p.Target.Namespace)
+	o.Hint = noSecretsHint(p.CI, conn.Hint(p.Target.Namespace))
 	if conn.Kube != nil && o.Pods == nil {
 		r, err := podlog.New(conn.Kube)
 		if err != nil {

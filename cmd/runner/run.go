@@ -132,7 +132,13 @@ func makePlan(ctx context.Context, c commonFlags, e env, offline bool) (*plan.Pl
 			load = config.LoadOffline
 		}
 		if cfg, err = load(path, e.lookupEnv); err != nil {
-			return nil, err
+			return nil, noSecretsNote(err, info)
+		}
+		if !offline {
+			// Before compile: commands, which are the fork's code too.
+			if err := plan.CheckFork(cfg, info); err != nil {
+				return nil, err
+			}
 		}
 		if err := compileSpecs(ctx, cfg, c, info, e, offline); err != nil {
 			return nil, err
@@ -191,6 +197,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		}
 	} else {
 		submitAll(ctx, client, p, out)
+		supersedeAll(ctx, client, p, out)
 		if p.Wait && ctx.Err() == nil && slices.ContainsFunc(p.Pipelines, func(pl *plan.Pipeline) bool { return pl.Submission != nil }) {
 			waitAll(ctx, client, p, out, e.poll)
 		}

@@ -177,6 +177,7 @@ func (r *renderer) render(v view) string {
 	var b strings.Builder
 	r.header(&b)
 	r.facts(&b)
+	r.earlier(&b)
 	if r.pl.Outcome != nil {
 		// Without an outcome every task would read "—": leave the table
 		// and the picture out.
