@@ -54,6 +54,9 @@ func TestCLI(t *testing.T) {
 		{name: "unknown param", args: []string{"validate", "--spec", spec, "--param", "dataset=x", "--param", "epoch=3"}, code: 2, err: `no selected pipeline has a parameter "epoch"`},
 		{name: "validate ok", args: []string{"validate", "--spec", spec, "--param", "dataset=x"}, code: 0, out: "ok  train-demo"},
 		{name: "validate print", args: []string{"validate", "--spec", spec, "--param", "dataset=x", "--print"}, code: 0, out: `"schemaVersion": "2.1.0"`},
+		{name: "cleanup help", args: []string{"cleanup", "--help"}, code: 0, out: "  1    a KFP call failed", lacks: []string{"--no-wait", "a run ended"}},
+		{name: "cleanup needs a pull request", args: []string{"cleanup", "--host", "http://127.0.0.1:9"}, code: 2, err: "which pull request? Give --pr N"},
+		{name: "cleanup with a missing config", args: []string{"cleanup", "--pr", "7", "--config", "/nonexistent/kf-run.yaml"}, code: 2, err: "read config"},
 		{name: "host not a URL", args: []string{"run", "--spec", spec, "--param", "dataset=x", "--host", "kubeflow:8888"}, code: 2, err: "not an http(s) URL"},
 	}
 	for _, tt := range tests {

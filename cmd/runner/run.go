@@ -49,6 +49,7 @@ Usage:
   kf-run doctor [--config FILE] [--host URL]                  check the connection to KFP
   kf-run stop [--config FILE] [--state FILE]                  terminate the runs kf-run run started
   kf-run schedule sync [--config FILE] [--dry-run] [--prune]   make KFP's recurring runs match the config
+  kf-run cleanup [--pr N] [--delete-versions]                 tidy up a closed pull request's previews
   kf-run version
 
 Run 'kf-run COMMAND --help' for a command's flags, environment and exit codes.
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return stopCmd(ctx, args[1:], e)
 	case "schedule":
 		return scheduleCmd(ctx, args[1:], e)
+	case "cleanup":
+		return cleanupCmd(ctx, args[1:], e)
 	case "version", "--version":
 		fmt.Fprintln(e.stdout, versionLine(version))
 		return exitOK

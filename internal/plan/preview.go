@@ -178,3 +178,22 @@ func pipelinePreview(cfg *config.Config, e config.Pipeline, pr *Preview, info ci
 		Supersede: supersede,
 	}
 }
+
+// PreviewExperiment is the experiment of pull request pr's previews:
+// preview.experiment (default pr-<number>) rendered with .PR.Number = pr
+// and the other variables of info. cfg may be nil (no config file).
+func PreviewExperiment(cfg *config.Config, info ci.Info, pr int) (string, error) {
+	if cfg == nil {
+		cfg = &config.Config{Path: "(flags)"}
+	}
+	t := config.Text{Value: config.DefaultPreviewExperiment}
+	if cfg.Preview != nil && cfg.Preview.Experiment.Value != "" {
+		t = cfg.Preview.Experiment
+	}
+	info.PR = pr
+	name, err := cfg.RenderName("preview.experiment", t, VarsFrom(info), emptyVar)
+	if err != nil {
+		return "", err
+	}
+	return name, kfp.CheckName(kfp.ExperimentName, name)
+}
