@@ -20,10 +20,11 @@ func cleanupCommand() command {
 kf-run ran: terminates its preview runs that have not ended, archives its
 experiment (preview.experiment, default pr-<N>; KFP archives its runs with
 it), and with --delete-versions deletes the pipeline versions uploaded for
-its commits: those its runs ran whose description carries the pull
-request's preview line (a version that existed before, or that another
-pull request uploaded, is kept). Runs of the pull request are found by
-that line in their description, never by name.
+its commits: the versions, of the pipelines its runs ran, whose
+description carries the pull request's preview line (a version that
+existed before, or that another pull request uploaded, is kept). Runs and
+versions of the pull request are found by that line in their
+description, never by name.
 
 Each step skips what is done already: a second cleanup changes nothing and
 says so. It connects with the same settings as kf-run run (flags, KF_RUN_*
@@ -106,9 +107,6 @@ func cleanupCmd(ctx context.Context, args []string, e env) int {
 	}
 	for _, v := range done.Deleted {
 		out.Printf("pipeline version %q deleted", v.Name)
-	}
-	for _, v := range done.Kept {
-		out.Printf("pipeline version %q kept: it was not uploaded for this pull request", v.Name)
 	}
 	end()
 	res := console.New(e.stdout, info.Provider, false)

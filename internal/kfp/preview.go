@@ -164,3 +164,38 @@ func (t Target) ExperimentURL(id string) string {
 	}
 	return strings.TrimSuffix(u, "#/runs/details/"+id) + "#/experiments/details/" + id
 }
+
+// VersionsWith lists the versions of pipeline pipelineID whose description
+// contains substring (IS_SUBSTRING, as RunsWith), reading all pages.
+func (c *Client) VersionsWith(ctx context.Context, pipelineID, substring string) ([]Version, error) {
+	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
+		"key": "description", "operation": "IS_SUBSTRING", "string_value": substring,
+	}}})
+	var all []Version
+	token := ""
+	for range maxPages {
+		q := url.Values{"page_size": {"100"}, "filter": {url.QueryEscape(string(f))}}
+		if token != "" {
+			q.Set("page_token", token)
+		}
+		var res struct {
+			Versions []struct {
+				named
+				ID          string `json:"pipeline_version_id"`
+				Description string `json:"description"`
+			} `json:"pipeline_versions"`
+			NextPageToken string `json:"next_page_token"`
+		}
+		if err := c.getJSON(ctx, "ListPipelineVersions", "/apis/v2beta1/pipelines/"+url.PathEscape(pipelineID)+"/versions", q, &res); err != nil {
+			return nil, err
+		}
+		for _, v := range res.Versions {
+			all = append(all, Version{ID: v.ID, Name: v.uniqueName(), Description: v.Description})
+		}
+		if res.NextPageToken == "" || res.NextPageToken == token {
+			return all, nil
+		}
+		token = res.NextPageToken
+	}
+	return nil, &APIError{Op: "ListPipelineVersions", Err: fmt.Errorf("still paging after %d pages", maxPages)}
+}

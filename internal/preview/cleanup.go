@@ -14,7 +14,7 @@ type CleanupAPI interface {
 	RunsWith(ctx context.Context, experimentID, substring string) ([]kfp.ListedRun, error)
 	TerminateRun(ctx context.Context, id string) error
 	ArchiveExperiment(ctx context.Context, id string) error
-	GetVersion(ctx context.Context, pipelineID, versionID string) (kfp.Version, error)
+	VersionsWith(ctx context.Context, pipelineID, substring string) ([]kfp.Version, error)
 	DeleteVersion(ctx context.Context, pipelineID, versionID string) error
 }
 
@@ -24,8 +24,8 @@ type Closed struct {
 	// key (plan.PreviewKey).
 	Experiment string
 	Key        string
-	// DeleteVersions deletes the pipeline versions the pull request's
-	// runs ran that were uploaded for it (their description has Key).
+	// DeleteVersions deletes the versions uploaded for the pull request
+	// (their description has Key) of the pipelines its runs ran.
 	DeleteVersions bool
 }
 
@@ -40,9 +40,8 @@ type Cleaned struct {
 	// counts: terminating it again is harmless).
 	Terminated []kfp.ListedRun
 	Archived   bool // archived now
-	// Deleted are the versions it deleted; Kept the versions the runs ran
-	// that were not uploaded for this pull request.
-	Deleted, Kept []kfp.Version
+	// Deleted are the versions it deleted.
+	Deleted []kfp.Version
 }
 
 // Changed reports whether Cleanup changed anything at KFP.
@@ -95,26 +94,29 @@ func Cleanup(ctx context.Context, api CleanupAPI, c Closed) (Cleaned, error) {
 	if !c.DeleteVersions {
 		return out, nil
 	}
+	// Every version of those pipelines that carries the key: those the
+	// runs ran, and any other uploaded for the pull request (the pipeline's
+	// first version, one whose run was never created). A version that
+	// existed before, or that another pull request uploaded, has no key.
 	seen := map[string]bool{}
 	for _, r := range mine {
-		if r.PipelineID == "" || r.VersionID == "" || seen[r.VersionID] {
+		if r.PipelineID == "" || seen[r.PipelineID] {
 			continue // inline, or asked already
 		}
-		seen[r.VersionID] = true
-		v, err := api.GetVersion(ctx, r.PipelineID, r.VersionID)
-		switch {
-		case kfp.IsNotFound(err):
-			continue // deleted already
-		case err != nil:
-			return out, fmt.Errorf("read pipeline version %s of run %s: %w", r.VersionID, r.ID, err)
-		case plan.PreviewOf(v.Description) != c.Key:
-			out.Kept = append(out.Kept, v) // uploaded before, or for something else
-			continue
+		seen[r.PipelineID] = true
+		vs, err := api.VersionsWith(ctx, r.PipelineID, c.Key)
+		if err != nil {
+			return out, fmt.Errorf("list the versions of pipeline %s: %w", r.PipelineID, err)
 		}
-		if err := api.DeleteVersion(ctx, r.PipelineID, r.VersionID); err != nil {
-			return out, fmt.Errorf("delete pipeline version %q: %w", v.Name, err)
+		for _, v := range vs {
+			if plan.PreviewOf(v.Description) != c.Key { // LIKE matched: check exactly
+				continue
+			}
+			if err := api.DeleteVersion(ctx, r.PipelineID, v.ID); err != nil {
+				return out, fmt.Errorf("delete pipeline version %q: %w", v.Name, err)
+			}
+			out.Deleted = append(out.Deleted, v)
 		}
-		out.Deleted = append(out.Deleted, v)
 	}
 	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,12 +103,17 @@ func (f *fake) TerminateRun(_ context.Context, id string) error {
 	return f.write("terminate " + id)
 }
 
-func (f *fake) GetVersion(_ context.Context, pid, vid string) (kfp.Version, error) {
-	v, ok := f.versions[vid]
-	if !ok {
-		return kfp.Version{}, &kfp.APIError{Op: "GetPipelineVersion", HTTPStatus: 404}
+func (f *fake) VersionsWith(_ context.Context, pid, sub string) ([]kfp.Version, error) {
+	if pid != "pl-1" {
+		f.t.Errorf("VersionsWith(%q): no such pipeline", pid)
 	}
-	return v, nil
+	var out []kfp.Version
+	for _, id := range slices.Sorted(maps.Keys(f.versions)) {
+		if v := f.versions[id]; containsLike(v.Description, sub) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 func (f *fake) DeleteVersion(_ context.Context, pid, vid string) error {
@@ -191,16 +198,18 @@ func TestCleanup(t *testing.T) {
 		"v-1":    {ID: "v-1", Name: "abc1234", Description: "x\n" + train + "\nkf-run-content: sha256:1"},
 		"v-2":    {ID: "v-2", Name: "def5678", Description: "x\n" + train + "\nkf-run-content: sha256:2"},
 		"v-main": {ID: "v-main", Name: "0000000", Description: "from main\nkf-run-content: sha256:3"},
+		"v-0":    {ID: "v-0", Name: "train", Description: "x\n" + train}, // the pipeline's first version, no run
+		"v-8":    {ID: "v-8", Name: "9999999", Description: "x\n" + other},
 	}}
 	closed := Closed{Experiment: "pr-7", Key: key, DeleteVersions: true}
 	got, err := Cleanup(context.Background(), f, closed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"terminate new", "terminate eval", "archive exp-7", "delete version pl-1/v-2", "delete version pl-1/v-1"}, f.writes); diff != "" {
+	if diff := cmp.Diff([]string{"terminate new", "terminate eval", "archive exp-7", "delete version pl-1/v-0", "delete version pl-1/v-1", "delete version pl-1/v-2"}, f.writes); diff != "" {
 		t.Errorf("writes (-want +got):\n%s", diff)
 	}
-	if !got.Changed() || got.Runs != 4 || !got.Archived || len(got.Terminated) != 2 || len(got.Deleted) != 2 || len(got.Kept) != 1 || got.Kept[0].ID != "v-main" {
+	if !got.Changed() || got.Runs != 4 || !got.Archived || len(got.Terminated) != 2 || len(got.Deleted) != 3 || f.versions["v-main"].ID == "" || f.versions["v-8"].ID == "" {
 		t.Errorf("cleaned = %+v", got)
 	}
 
