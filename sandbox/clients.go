@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8schema "k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	k8srand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -38,6 +39,30 @@ type clientManager struct {
 }
 
 func (c *clientManager) SwfClient() client.SwfClientInterface           { return c.swf }
+
+// ExecClient names workflows as Kubernetes does a generateName: five
+// random characters after the prefix. KFP's fake counts instead
+// ("exit-handler-1" for the second workflow of a sandbox), and a count can
+// equal a DAG task's own name (KFP's compiler calls an exit handler's DAG
+// "exit-handler-1"), which Argo's node tree then cannot tell apart.
+func (c *clientManager) ExecClient() util.ExecutionClient {
+	return generatedNames{c.FakeClientManager.ExecClient()}
+}
+
+type generatedNames struct{ util.ExecutionClient }
+
+func (g generatedNames) Execution(namespace string) util.ExecutionInterface {
+	return generatedName{g.ExecutionClient.Execution(namespace)}
+}
+
+type generatedName struct{ util.ExecutionInterface }
+
+func (g generatedName) Create(ctx context.Context, e util.ExecutionSpec, opts metav1.CreateOptions) (util.ExecutionSpec, error) {
+	if m := e.ExecutionObjectMeta(); m.Name == "" && m.GenerateName != "" {
+		m.Name, m.GenerateName = m.GenerateName+k8srand.String(5), ""
+	}
+	return g.ExecutionInterface.Create(ctx, e, opts)
+}
 func (c *clientManager) TokenReviewClient() client.TokenReviewInterface { return c.tokenReview }
 
 // swfFake stands in for the ScheduledWorkflow CRD client. Unlike KFP's fake it
