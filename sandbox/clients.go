@@ -38,7 +38,7 @@ type clientManager struct {
 	tokenReview tokenReview
 }
 
-func (c *clientManager) SwfClient() client.SwfClientInterface           { return c.swf }
+func (c *clientManager) SwfClient() client.SwfClientInterface { return c.swf }
 
 // ExecClient names workflows as Kubernetes does a generateName: five
 // random characters after the prefix. KFP's fake counts instead
