@@ -21,16 +21,38 @@ mask "${INPUT_TOKEN:-}"
 mask "${INPUT_PASSWORD:-}"
 mask "${INPUT_GITHUB_TOKEN:-}"
 
-args=(run)
-[ -n "${INPUT_CONFIG:-}" ] && args+=(--config "$INPUT_CONFIG")
-[ -n "${INPUT_SPEC:-}" ] && args+=(--spec "$INPUT_SPEC")
-[ -n "${INPUT_HOST:-}" ] && args+=(--host "$INPUT_HOST")
-[ -n "${INPUT_NAMESPACE:-}" ] && args+=(--namespace "$INPUT_NAMESPACE")
-[ -n "${INPUT_EXPERIMENT:-}" ] && args+=(--experiment "$INPUT_EXPERIMENT")
-[ -n "${INPUT_TIMEOUT:-}" ] && args+=(--timeout "$INPUT_TIMEOUT")
-case ${INPUT_WAIT:-true} in false | False | FALSE) args+=(--no-wait) ;; esac
-case ${INPUT_COMMENT:-true} in false | False | FALSE) args+=(--no-comment) ;; esac
-[ -n "${INPUT_COMMENT_KEY:-}" ] && args+=(--comment-key "$INPUT_COMMENT_KEY")
+fail() {
+  printf '::error title=kf-run::%s\n' "$*"
+  exit 2
+}
+
+# The command, and the inputs it takes: an input given to a command that
+# has no use for it is a mistake to say, not to drop.
+cmd=${INPUT_COMMAND:-run}
+case $cmd in
+  run) args=(run) takes=" config spec host namespace experiment timeout wait comment comment-key pipelines params args " ;;
+  wait) args=(wait) takes=" config host namespace timeout comment comment-key args " ;;
+  validate) args=(validate) takes=" config spec host namespace experiment pipelines params args " ;;
+  schedule-sync) args=(schedule sync) takes=" config host namespace comment comment-key args " ;;
+  schedule-plan) args=(schedule sync --dry-run) takes=" config host namespace comment comment-key args " ;;
+  cleanup) args=(cleanup) takes=" config host namespace experiment args " ;;
+  *) fail "command: $cmd is not one of run, wait, validate, schedule-sync, schedule-plan, cleanup" ;;
+esac
+flag() { # flag INPUT-NAME VALUE kf-run-args...
+  local name=$1 value=$2
+  shift 2
+  [ -n "$value" ] || return 0
+  case $takes in *" $name "*) args+=("$@") ;; *) fail "input $name does not apply to command $cmd" ;; esac
+}
+flag config "${INPUT_CONFIG:-}" --config "${INPUT_CONFIG:-}"
+flag spec "${INPUT_SPEC:-}" --spec "${INPUT_SPEC:-}"
+flag host "${INPUT_HOST:-}" --host "${INPUT_HOST:-}"
+flag namespace "${INPUT_NAMESPACE:-}" --namespace "${INPUT_NAMESPACE:-}"
+flag experiment "${INPUT_EXPERIMENT:-}" --experiment "${INPUT_EXPERIMENT:-}"
+flag timeout "${INPUT_TIMEOUT:-}" --timeout "${INPUT_TIMEOUT:-}"
+case ${INPUT_WAIT:-true} in false | False | FALSE) flag wait false --no-wait ;; esac
+case ${INPUT_COMMENT:-true} in false | False | FALSE) flag comment false --no-comment ;; esac
+flag comment-key "${INPUT_COMMENT_KEY:-}" --comment-key "${INPUT_COMMENT_KEY:-}"
 
 # Multi-value inputs: one value per line; blank lines and surrounding
 # whitespace (YAML block indentation, \r) are dropped, nothing is globbed.
@@ -44,10 +66,15 @@ lines() {
   done <<<"$1"
 }
 if [ -n "${INPUT_PIPELINES:-}" ]; then
-  while IFS= read -r -d '' p; do args+=(--pipeline "$p"); done < <(lines "$INPUT_PIPELINES")
+  while IFS= read -r -d '' p; do flag pipelines "$p" --pipeline "$p"; done < <(lines "$INPUT_PIPELINES")
 fi
 if [ -n "${INPUT_PARAMS:-}" ]; then
-  while IFS= read -r -d '' p; do args+=(--param "$p"); done < <(lines "$INPUT_PARAMS")
+  while IFS= read -r -d '' p; do flag params "$p" --param "$p"; done < <(lines "$INPUT_PARAMS")
+fi
+# args: more arguments of the command, one per line (run IDs for wait,
+# --prune, --delete-versions, --output json), each one argument as is.
+if [ -n "${INPUT_ARGS:-}" ]; then
+  while IFS= read -r -d '' p; do args+=("$p"); done < <(lines "$INPUT_ARGS")
 fi
 
 # Auth inputs map to the variables kf-run reads (README "Connecting to
@@ -60,7 +87,7 @@ fi
 [ -n "${INPUT_GITHUB_TOKEN:-}" ] && export GITHUB_TOKEN="$INPUT_GITHUB_TOKEN"
 
 # None of the INPUT_* variables goes on to kf-run.
-unset INPUT_CONFIG INPUT_SPEC INPUT_HOST INPUT_NAMESPACE INPUT_EXPERIMENT INPUT_TIMEOUT INPUT_WAIT \
+unset INPUT_COMMAND INPUT_ARGS INPUT_CONFIG INPUT_SPEC INPUT_HOST INPUT_NAMESPACE INPUT_EXPERIMENT INPUT_TIMEOUT INPUT_WAIT \
   INPUT_COMMENT INPUT_COMMENT_KEY INPUT_PIPELINES INPUT_PARAMS INPUT_TOKEN INPUT_USERNAME INPUT_PASSWORD \
   INPUT_OIDC_AUDIENCE INPUT_KUBE_CONTEXT INPUT_GITHUB_TOKEN
 

@@ -922,6 +922,48 @@ n=0; for v in $(compgen -e); do [[ $v == INPUT_* ]] && n=$((n+1)); done; echo "I
 	}
 }
 
+// The command input picks kf-run's command and the inputs it takes; args
+// adds the command's own arguments, one per line; an input the command
+// has no use for is an error before kf-run starts.
+func TestActionCommands(t *testing.T) {
+	t.Parallel()
+	fake := t.TempDir()
+	write(t, filepath.Join(fake, "kf-run"), `#!/bin/bash
+for a in "$@"; do printf 'arg=%s\n' "$a"; done
+`)
+	os.Chmod(filepath.Join(fake, "kf-run"), 0o755)
+	job := newJob(t, copyAction(t, nil, false), fake)
+	job.only = []string{"run"}
+	tests := []struct {
+		with map[string]string
+		code int
+		want []string // the step's stdout lines
+	}{
+		{map[string]string{"command": "wait", "args": "run-1\n run-2 \n--output json", "timeout": "30m", "host": "https://kf"},
+			0, []string{"arg=wait", "arg=--host", "arg=https://kf", "arg=--timeout", "arg=30m", "arg=run-1", "arg=run-2", "arg=--output json"}},
+		{map[string]string{"command": "schedule-plan", "config": "ml/kf-run.yaml", "comment-key": "prod"},
+			0, []string{"arg=schedule", "arg=sync", "arg=--dry-run", "arg=--config", "arg=ml/kf-run.yaml", "arg=--comment-key", "arg=prod"}},
+		{map[string]string{"command": "schedule-sync", "args": "--prune"}, 0, []string{"arg=schedule", "arg=sync", "arg=--prune"}},
+		{map[string]string{"command": "cleanup", "args": "--delete-versions", "comment": "true"}, 0, []string{"arg=cleanup", "arg=--delete-versions"}},
+		{map[string]string{"command": "wait", "params": "epochs=3"}, 2, []string{"::error title=kf-run::input params does not apply to command wait"}},
+		{map[string]string{"command": "cleanup", "wait": "false"}, 2, []string{"::error title=kf-run::input wait does not apply to command cleanup"}},
+		{map[string]string{"command": "deploy"}, 2, []string{"::error title=kf-run::command: deploy is not one of run, wait, validate, schedule-sync, schedule-plan, cleanup"}},
+	}
+	for _, tt := range tests {
+		job.with = tt.with
+		res := job.run(context.Background(), t)
+		if len(res.steps) != 1 || res.steps[0].code != tt.code {
+			t.Errorf("%v: want exit %d:\n%s", tt.with, tt.code, res)
+			continue
+		}
+		// The github-token input's mask comes first, whatever the command.
+		got := strings.Split(strings.TrimSpace(res.steps[0].stdout), "\n")[1:]
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%v (-want +got):\n%s", tt.with, diff)
+		}
+	}
+}
+
 // BenchmarkActionStart measures what the Action costs a job before kf-run
 // does anything: from the install step's start to kf-run's first output
 // line, with the release archive on a loopback server (a warm download:
