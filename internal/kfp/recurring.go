@@ -18,6 +18,16 @@ import (
 // (backend/api/v2beta1/recurring_run.proto). Decoded here rather than with
 // the generated models, which send zero timestamps and lose error bodies.
 
+// Trigger is when a recurring run starts runs, and how many may run at once.
+type Trigger struct {
+	// Exactly one of Cron (6 fields, seconds first) and Interval.
+	Cron           string
+	Interval       time.Duration
+	Start, End     time.Time
+	MaxConcurrency int
+	NoCatchup      bool
+}
+
 // RecurringRunRequest is a recurring run to create. It always points at one
 // pipeline version (both ids): KFP's "latest version" means "at creation"
 // up to 2.4 and "at each trigger" from 2.5 (#11560).
@@ -31,36 +41,19 @@ type RecurringRunRequest struct {
 	PipelineRoot string
 	// ServiceAccount is sent as is; KFP answers with the one it stored.
 	ServiceAccount string
-	// Exactly one of Cron (6 fields, seconds first) and Interval.
-	Cron           string
-	Interval       time.Duration
-	Start, End     time.Time
-	MaxConcurrency int
-	NoCatchup      bool
+	Trigger
 	// Enabled is sent as mode ENABLE; false is DISABLE (KFP reads an unset
 	// mode as disabled).
 	Enabled bool
 }
 
-// RecurringRun is a recurring run as KFP stores it.
+// RecurringRun is a recurring run as KFP stores it: what was asked for,
+// and what KFP added.
 type RecurringRun struct {
-	ID             string
-	Name           string
-	Description    string
-	ExperimentID   string
-	Namespace      string
-	PipelineID     string
-	VersionID      string
-	Parameters     map[string]any
-	PipelineRoot   string
-	ServiceAccount string
-	Cron           string
-	Interval       time.Duration
-	Start, End     time.Time
-	MaxConcurrency int
-	NoCatchup      bool
-	Enabled        bool
-	Created        time.Time
+	ID string
+	RecurringRunRequest
+	Namespace string
+	Created   time.Time
 }
 
 type recurringJSON struct {
@@ -157,12 +150,12 @@ func (r RecurringRunRequest) body() recurringJSON {
 }
 
 func (j recurringJSON) recurring() RecurringRun {
-	r := RecurringRun{
-		ID: j.RecurringRunID, Name: j.DisplayName, Description: j.Description,
-		ExperimentID: j.ExperimentID, Namespace: j.Namespace, ServiceAccount: j.ServiceAccount,
-		MaxConcurrency: int(j.MaxConcurrency), NoCatchup: j.NoCatchup,
-		Enabled: j.Status == "ENABLED", Created: parseTime(j.CreatedAt),
-	}
+	r := RecurringRun{ID: j.RecurringRunID, Namespace: j.Namespace, Created: parseTime(j.CreatedAt),
+		RecurringRunRequest: RecurringRunRequest{
+			Name: j.DisplayName, Description: j.Description, ExperimentID: j.ExperimentID, ServiceAccount: j.ServiceAccount,
+			Trigger: Trigger{MaxConcurrency: int(j.MaxConcurrency), NoCatchup: j.NoCatchup},
+			Enabled: j.Status == "ENABLED",
+		}}
 	if v := j.PipelineVersionReference; v != nil {
 		r.PipelineID, r.VersionID = v.PipelineID, v.PipelineVersionID
 	}

@@ -32,8 +32,8 @@ func TestCreateRecurringRun(t *testing.T) {
 		Name: "train", Description: "kf-run schedule: acme/ml kf-run.yaml train\nkf-run-key: abc",
 		ExperimentID: "e1", PipelineID: "p1", VersionID: "v1",
 		Parameters: map[string]any{"dataset": "gs://x", "epochs": 2},
-		Cron:       "0 0 2 * * *", Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
-		MaxConcurrency: 1, NoCatchup: true, Enabled: true,
+		Trigger:    Trigger{Cron: "0 0 2 * * *", Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), MaxConcurrency: 1, NoCatchup: true},
+		Enabled:    true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -45,12 +45,15 @@ func TestCreateRecurringRun(t *testing.T) {
 		t.Errorf("request body:\n got %s\nwant %s", b, want)
 	}
 	wantRun := RecurringRun{
-		ID: "57f05ea7-cc2f-494b-8f05-14ea1db16ad9", Name: "train", Description: "kf-run schedule: acme/ml kf-run.yaml train\nkf-run-key: abc",
-		ExperimentID: "4ffec8c2-6b8d-47ca-b52a-9c2deff70010", Namespace: "kubeflow",
-		PipelineID: "33bcf9e4-f43d-4edf-8b90-dd155a1def78", VersionID: "fd73c58d-4b83-4361-8711-980c1a30e023",
-		Parameters: map[string]any{"dataset": "gs://x", "epochs": 2.0}, ServiceAccount: "pipeline-runner",
-		Cron: "0 0 2 * * *", Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), MaxConcurrency: 1, NoCatchup: true, Enabled: true,
-		Created: time.Date(2026, 12, 1, 2, 52, 49, 0, time.UTC),
+		ID: "57f05ea7-cc2f-494b-8f05-14ea1db16ad9", Namespace: "kubeflow", Created: time.Date(2026, 12, 1, 2, 52, 49, 0, time.UTC),
+		RecurringRunRequest: RecurringRunRequest{
+			Name: "train", Description: "kf-run schedule: acme/ml kf-run.yaml train\nkf-run-key: abc",
+			ExperimentID: "4ffec8c2-6b8d-47ca-b52a-9c2deff70010",
+			PipelineID:   "33bcf9e4-f43d-4edf-8b90-dd155a1def78", VersionID: "fd73c58d-4b83-4361-8711-980c1a30e023",
+			Parameters: map[string]any{"dataset": "gs://x", "epochs": 2.0}, ServiceAccount: "pipeline-runner",
+			Trigger: Trigger{Cron: "0 0 2 * * *", Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), MaxConcurrency: 1, NoCatchup: true},
+			Enabled: true,
+		},
 	}
 	if diff := cmp.Diff(wantRun, got); diff != "" {
 		t.Errorf("created (-want +got):\n%s", diff)
@@ -63,7 +66,7 @@ func TestCreatePeriodicDisabled(t *testing.T) {
 		"POST /apis/v2beta1/recurringruns": {jsonAnswer(200, `{"recurring_run_id":"r2","status":"DISABLED","trigger":{"periodic_schedule":{"interval_second":"21600"}}}`)},
 	}}
 	c := newTestClient(t, f, Target{Namespace: "team-a"})
-	got, err := c.CreateRecurringRun(context.Background(), RecurringRunRequest{Name: "t", Description: "d", PipelineID: "p", VersionID: "v", Interval: 6 * time.Hour, MaxConcurrency: 2})
+	got, err := c.CreateRecurringRun(context.Background(), RecurringRunRequest{Name: "t", Description: "d", PipelineID: "p", VersionID: "v", Trigger: Trigger{Interval: 6 * time.Hour, MaxConcurrency: 2}})
 	if err != nil || got.Interval != 6*time.Hour || got.Enabled {
 		t.Fatalf("CreateRecurringRun = %+v, %v", got, err)
 	}
@@ -82,7 +85,7 @@ func TestCreateRecurringRunLostAnswer(t *testing.T) {
 		"GET /apis/v2beta1/recurringruns":  {jsonAnswer(200, recurringPage2), jsonAnswer(200, `{"recurringRuns":[`+recurringCreated205+`]}`)},
 	}}
 	c := newTestClient(t, f, Target{})
-	got, err := c.CreateRecurringRun(context.Background(), RecurringRunRequest{Name: "train", Description: "kf-run schedule: acme/ml kf-run.yaml train\nkf-run-key: abc", Cron: "@daily", MaxConcurrency: 1, Enabled: true})
+	got, err := c.CreateRecurringRun(context.Background(), RecurringRunRequest{Name: "train", Description: "kf-run schedule: acme/ml kf-run.yaml train\nkf-run-key: abc", Trigger: Trigger{Cron: "@daily", MaxConcurrency: 1}, Enabled: true})
 	if err != nil || got.ID != "57f05ea7-cc2f-494b-8f05-14ea1db16ad9" {
 		t.Fatalf("CreateRecurringRun = %+v, %v; want the one found", got, err)
 	}
@@ -170,7 +173,7 @@ func TestActiveRuns(t *testing.T) {
 		},
 	}}
 	c := newTestClient(t, f, Target{})
-	got, err := c.ActiveRuns(context.Background(), RecurringRun{ID: "r1", ExperimentID: "e1", Created: time.Date(2026, 12, 1, 2, 52, 49, 0, time.UTC)})
+	got, err := c.ActiveRuns(context.Background(), RecurringRun{ID: "r1", Created: time.Date(2026, 12, 1, 2, 52, 49, 0, time.UTC), RecurringRunRequest: RecurringRunRequest{ExperimentID: "e1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,8 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"github.com/kf-run/kf-run/internal/kfp"
 	"maps"
-	"time"
 
 	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/podspec"
@@ -17,14 +17,9 @@ type Schedule struct {
 	// parameters over the pipeline's, its pod settings over the
 	// pipeline's (in Spec), and the version to upload for this commit.
 	Pipeline *Pipeline
-	// Exactly one of Cron (KFP's 6 fields, seconds first, or a
-	// descriptor) and Interval.
-	Cron           string
-	Interval       time.Duration
-	Start, End     time.Time
-	MaxConcurrency int
-	NoCatchup      bool
-	Enabled        bool
+	// Trigger's Cron is KFP's 6 fields, seconds first, or a descriptor.
+	kfp.Trigger
+	Enabled bool
 }
 
 // Schedules plans the schedules of the config: the pipelines with a
@@ -71,10 +66,10 @@ func Schedules(in Input) (p *Plan, out []*Schedule, err error) {
 				continue
 			}
 		}
-		out = append(out, &Schedule{
-			Pipeline: pl, Cron: s.KFPCron, Interval: s.Interval, Start: s.StartTime, End: s.EndTime,
-			MaxConcurrency: s.MaxRuns(), NoCatchup: s.NoCatchup(), Enabled: s.IsEnabled(),
-		})
+		out = append(out, &Schedule{Pipeline: pl, Enabled: s.IsEnabled(), Trigger: kfp.Trigger{
+			Cron: s.KFPCron, Interval: s.Interval, Start: s.StartTime, End: s.EndTime,
+			MaxConcurrency: s.MaxRuns(), NoCatchup: s.NoCatchup(),
+		}})
 	}
 	return p, out, errors.Join(errs...)
 }

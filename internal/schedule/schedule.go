@@ -461,8 +461,7 @@ func apply(ctx context.Context, api API, c *Change) error {
 		Name: pl.Name, Description: w.Description, ExperimentID: exp,
 		PipelineID: sub.PipelineID, VersionID: sub.VersionID,
 		Parameters: pl.Parameters, PipelineRoot: pl.PipelineRoot, ServiceAccount: pl.ServiceAccount,
-		Cron: s.Cron, Interval: s.Interval, Start: s.Start, End: s.End,
-		MaxConcurrency: s.MaxConcurrency, NoCatchup: s.NoCatchup, Enabled: s.Enabled,
+		Trigger: s.Trigger, Enabled: s.Enabled,
 	})
 	if err != nil {
 		return fmt.Errorf("create recurring run: %w", err)

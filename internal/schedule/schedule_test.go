@@ -26,7 +26,7 @@ func newSchedule(t *testing.T, name string, params map[string]any, mod func(*pla
 	}
 	s := &plan.Schedule{
 		Pipeline: &plan.Pipeline{Name: name, Spec: spec, Parameters: params, Experiment: "nightly", PipelineName: name, Version: "abc1234"},
-		Cron:     "0 0 2 * * *", MaxConcurrency: 1, NoCatchup: true, Enabled: true,
+		Trigger:  kfp.Trigger{Cron: "0 0 2 * * *", MaxConcurrency: 1, NoCatchup: true}, Enabled: true,
 	}
 	if mod != nil {
 		mod(s)
@@ -107,12 +107,12 @@ func TestDescription(t *testing.T) {
 		if strings.ContainsAny(desc[strings.Index(desc, "\n"):], "_%") {
 			t.Errorf("searched lines hold a LIKE wildcard: %q", desc)
 		}
-		e, ok := parse(sc, kfp.RecurringRun{Description: desc})
+		e, ok := parse(sc, recurring("", desc, false))
 		if !ok || e.KeyID != d[0].KeyID || e.State != d[0].State {
 			t.Errorf("parse(%q) = %+v, %t", desc, e, ok)
 		}
 		// Another config's, or a look-alike, is not ours.
-		if _, ok := parse(Scope{Repo: sc.Repo, Config: "other.yaml"}, kfp.RecurringRun{Description: desc}); ok {
+		if _, ok := parse(Scope{Repo: sc.Repo, Config: "other.yaml"}, recurring("", desc, false)); ok {
 			t.Errorf("another scope claims %q", desc)
 		}
 	}
@@ -120,7 +120,7 @@ func TestDescription(t *testing.T) {
 	if want := "kf-run schedule: acme/ml kf-run.yaml train\nkf-run-scope: "; !strings.HasPrefix(d[0].Description, want) {
 		t.Errorf("description %q", d[0].Description)
 	}
-	if e, _ := parse(scope, kfp.RecurringRun{Description: d[0].Description}); e.Name != "train" {
+	if e, _ := parse(scope, recurring("", d[0].Description, false)); e.Name != "train" {
 		t.Errorf("name read back %q, want train", e.Name)
 	}
 }
@@ -128,7 +128,7 @@ func TestDescription(t *testing.T) {
 // existing makes the recurring run of d at KFP; state "" keeps d's.
 func existing(d Desired, id, state string, enabled bool, created int) Existing {
 	return Existing{Name: d.Name, KeyID: d.KeyID, State: cmpOr(state, d.State),
-		Run: kfp.RecurringRun{ID: id, Enabled: enabled, Created: time.Date(2025, 1, created, 0, 0, 0, 0, time.UTC)}}
+		Run: kfp.RecurringRun{ID: id, Created: time.Date(2025, 1, created, 0, 0, 0, 0, time.UTC), RecurringRunRequest: kfp.RecurringRunRequest{Enabled: enabled}}}
 }
 
 func cmpOr(a, b string) string {
@@ -260,7 +260,7 @@ func (f *fakeAPI) CreateRecurringRun(_ context.Context, r kfp.RecurringRunReques
 	f.next++
 	id := fmt.Sprintf("new%d", f.next)
 	f.call(fmt.Sprintf("CreateRecurringRun %s %s/%s enabled=%t", r.Name, r.PipelineID, r.VersionID, r.Enabled))
-	return kfp.RecurringRun{ID: id, Description: r.Description, Enabled: r.Enabled}, nil
+	return recurring(id, r.Description, r.Enabled), nil
 }
 func (f *fakeAPI) EnableRecurringRun(_ context.Context, id string) error {
 	f.call("EnableRecurringRun " + id)
@@ -276,7 +276,11 @@ func (f *fakeAPI) DeleteRecurringRun(_ context.Context, id string) error {
 }
 
 func at(d Desired, id string, enabled bool) kfp.RecurringRun {
-	return kfp.RecurringRun{ID: id, Enabled: enabled, Description: d.Description}
+	return recurring(id, d.Description, enabled)
+}
+
+func recurring(id, description string, enabled bool) kfp.RecurringRun {
+	return kfp.RecurringRun{ID: id, RecurringRunRequest: kfp.RecurringRunRequest{Description: description, Enabled: enabled}}
 }
 
 // A replace creates the new recurring run (pointing at this commit's
@@ -288,7 +292,7 @@ func TestPlanAndApply(t *testing.T) {
 	train := desire(t, newSchedule(t, "train", map[string]any{"dataset": "gs://d"}, nil))[0]
 	changed := desire(t, newSchedule(t, "train", map[string]any{"dataset": "gs://other"}, nil))[0]
 	eval := desire(t, newSchedule(t, "eval", map[string]any{"dataset": "gs://d"}, nil))[0]
-	foreign := kfp.RecurringRun{ID: "x", Enabled: true, Description: strings.Replace(train.Description, scope.ScopeID(), "000000000000000000000000", 1)}
+	foreign := recurring("x", strings.Replace(train.Description, scope.ScopeID(), "000000000000000000000000", 1), true)
 
 	t.Run("nothing changed: only reads", func(t *testing.T) {
 		t.Parallel()
@@ -326,7 +330,7 @@ func TestPlanAndApply(t *testing.T) {
 			t.Errorf("note %q does not say a later sync finishes", changes[0].Note)
 		}
 		// Later: r1's run has ended.
-		g := &fakeAPI{t: t, list: []kfp.RecurringRun{{ID: "r1", Description: train.Description}, {ID: "new1", Enabled: true, Description: changed.Description}}}
+		g := &fakeAPI{t: t, list: []kfp.RecurringRun{recurring("r1", train.Description, false), recurring("new1", changed.Description, true)}}
 		changes, err = Plan(ctx, g, scope, []Desired{changed}, false)
 		if err != nil {
 			t.Fatal(err)
@@ -364,7 +368,7 @@ func TestPlanAndApply(t *testing.T) {
 func TestMarkdown(t *testing.T) {
 	t.Parallel()
 	train := desire(t, newSchedule(t, "train", nil, nil))[0]
-	md := Markdown([]Change{{Action: Create, Pipeline: "train", Want: &train}, {Action: Disable, Pipeline: "old|one", Run: kfp.RecurringRun{ID: "r2", Interval: 6 * time.Hour}, Note: "removed from the config; --prune deletes it"}}, scope, "https://kfp.example.com", true)
+	md := Markdown([]Change{{Action: Create, Pipeline: "train", Want: &train}, {Action: Disable, Pipeline: "old|one", Run: kfp.RecurringRun{ID: "r2", RecurringRunRequest: kfp.RecurringRunRequest{Trigger: kfp.Trigger{Interval: 6 * time.Hour}}}, Note: "removed from the config; --prune deletes it"}}, scope, "https://kfp.example.com", true)
 	for _, want := range []string{
 		"### kf-run schedule sync (dry run: nothing changed)",
 		"| train | create | cron 0 0 2 * * * |  |  |",
