@@ -3,10 +3,10 @@ package plan
 import (
 	"errors"
 	"fmt"
-	"github.com/kf-run/kf-run/internal/kfp"
 	"maps"
 
 	"github.com/kf-run/kf-run/internal/config"
+	"github.com/kf-run/kf-run/internal/kfp"
 	"github.com/kf-run/kf-run/internal/podspec"
 )
 
