@@ -49,7 +49,13 @@ type triggeredRun struct {
 	ScheduledAt    time.Time `json:"scheduled_at"`
 	State          string    `json:"state"`
 	ExperimentID   string    `json:"experiment_id"`
-	Ref            *struct {
+	runSource
+}
+
+// runSource is what a run or a recurring run runs: a pipeline version,
+// with parameters.
+type runSource struct {
+	Ref *struct {
 		PipelineID string `json:"pipeline_id"`
 		VersionID  string `json:"pipeline_version_id"`
 	} `json:"pipeline_version_reference"`

@@ -19,13 +19,7 @@ type apiRecurring struct {
 	NoCatchup   bool   `json:"no_catchup"`
 	Namespace   string `json:"namespace"`
 	Max         string `json:"max_concurrency"`
-	Ref         *struct {
-		PipelineID string `json:"pipeline_id"`
-		VersionID  string `json:"pipeline_version_id"`
-	} `json:"pipeline_version_reference"`
-	Runtime struct {
-		Parameters map[string]any `json:"parameters"`
-	} `json:"runtime_config"`
+	runSource
 	Trigger struct {
 		Cron *struct {
 			Cron string `json:"cron"`
