@@ -40,6 +40,8 @@ type runSim struct {
 
 	deletedAt time.Time // when the workflow and its pods were deleted (GCRun); zero = they exist
 	gone      bool      // KFP refused a report for good (the run was deleted, and with it the workflow)
+	rv        int64     // the workflow's Kubernetes resourceVersion (workflows.go)
+	createdRV int64     // and the one it was created with
 }
 
 func metaTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
@@ -87,6 +89,8 @@ func (s *Sandbox) discoverLocked() {
 		}
 		s.runs[name] = r
 		s.byRunID[r.runID] = r
+		s.bumpLocked(r)
+		r.createdRV = r.rv
 		if scheduled {
 			// A scheduled run exists in KFP only once the persistence
 			// agent reports its workflow, which it does as soon as the
@@ -140,6 +144,7 @@ func (s *Sandbox) afterLocked(req *http.Request) {
 	// KFP's retry creates the workflow again.
 	r.deletedAt = time.Time{}
 	r.created = now.Add(-s.opts.StepDuration) // KFP already says RUNNING: start now
+	s.bumpLocked(r)
 }
 
 // Tick advances every run to the sandbox clock's now and reports changes
@@ -154,6 +159,7 @@ func (s *Sandbox) Tick() {
 }
 
 func (s *Sandbox) tickLocked() {
+	defer s.notifyLocked()
 	s.discoverLocked()
 	// The schedule controller runs last, so a run that ends now makes room
 	// under max_concurrency now.
@@ -241,14 +247,16 @@ func (s *Sandbox) outcome(r *runSim) outcomeFunc {
 				"Error: " + msg,
 			}
 		}
-		log := ts.Log
+		log := ts.lines(n.irTask)
 		if len(log) == 0 {
 			log = []string{
 				fmt.Sprintf("I sandbox: running task %s", n.irTask),
 				fmt.Sprintf("I sandbox: image %s", n.image),
 			}
 		}
-		log = append([]string(nil), log...)
+		if ts.LogLines == 0 {
+			log = append([]string(nil), log...)
+		}
 		switch ts.Outcome {
 		case OutcomeFail:
 			msg := ts.Message
@@ -259,7 +267,7 @@ func (s *Sandbox) outcome(r *runSim) outcomeFunc {
 		case OutcomeHang:
 			return wfv1.NodeRunning, d, true, "", log
 		}
-		if len(ts.Log) == 0 {
+		if len(ts.Log) == 0 && ts.LogLines == 0 {
 			log = append(log, fmt.Sprintf("I sandbox: task %s succeeded", n.irTask))
 		}
 		return wfv1.NodeSucceeded, d, false, ts.Message, log
@@ -339,8 +347,11 @@ func (s *Sandbox) sendReportLocked(r *runSim) error {
 	}
 	ctx := metadata.NewIncomingContext(context.Background(),
 		metadata.Pairs("authorization", "Bearer "+s.agentToken))
-	_, err = s.kfp.report.ReportWorkflowV1(ctx, &apiv1beta1.ReportWorkflowRequest{Workflow: string(body)})
-	return err
+	if _, err = s.kfp.report.ReportWorkflowV1(ctx, &apiv1beta1.ReportWorkflowRequest{Workflow: string(body)}); err != nil {
+		return err
+	}
+	s.bumpLocked(r)
+	return nil
 }
 
 func signature(st wfv1.WorkflowStatus) string {
@@ -434,6 +445,7 @@ func (s *Sandbox) AdvanceRun(runID string, a Advance) error {
 	if phase != wfv1.NodePending {
 		r.root.reached = true
 	}
+	defer s.notifyLocked()
 	return s.reportLocked(r, now)
 }
 

@@ -155,8 +155,9 @@ type Request struct {
 	Method string `json:"method"`
 	Path   string `json:"path"`
 	Query  string `json:"query"`
-	Status int    `json:"status"` // 0 when the connection was reset or abandoned
-	Fault  string `json:"fault"`  // the injected fault kind, or ""
+	Status int    `json:"status"`          // 0 when the connection was reset or abandoned
+	Fault  string `json:"fault"`           // the injected fault kind, or ""
+	Agent  string `json:"agent,omitempty"` // the User-Agent, to tell clients apart (benchmarks)
 }
 
 type requestLog struct {
@@ -194,6 +195,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController flush streams (watches, log follows).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -205,7 +209,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // request and applies a matching fault before anything else runs.
 func (s *Sandbox) faultAndLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entry := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
+		entry := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Agent: r.UserAgent()}
 		ft := s.faults.pick(r)
 		if ft != nil {
 			entry.Fault = string(ft.Kind)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +55,10 @@ func (s *Sandbox) kubeAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns, name, isLog := m[1], m[2], m[3] != ""
+	if isLog && r.URL.Query().Get("container") == "main" {
+		s.podLog(w, r, ns, name)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Watchdog)
 	defer cancel()
 	if !s.acquire(ctx, "kube API") {
@@ -97,15 +103,125 @@ func (s *Sandbox) kubeAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch c := r.URL.Query().Get("container"); c {
-	case "main":
-		w.Header().Set("Content-Type", "text/plain")
-		writeLines(w, pod.log())
 	case "wait":
 		w.Header().Set("Content-Type", "text/plain")
 	case "":
 		writeStatus(w, &k8errors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: [wait main]", name)).ErrStatus, "")
 	default:
 		writeStatus(w, &k8errors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", c, name)).ErrStatus, "")
+	}
+}
+
+// podLog serves a pod's main container log with the options of
+// PodLogOptions a follower uses: follow (the stream goes on as the task
+// writes, and ends when the container has ended), timestamps (each line
+// starts with its RFC 3339 time with nanoseconds and a space), sinceTime
+// (lines written at or after it; RFC 3339, whole seconds as the API
+// server takes it), sinceSeconds and tailLines.
+func (s *Sandbox) podLog(w http.ResponseWriter, r *http.Request, ns, name string) {
+	q := r.URL.Query()
+	follow := q.Get("follow") == "true"
+	stamps := q.Get("timestamps") == "true"
+	var since time.Time
+	if v := q.Get("sinceTime"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			writeStatus(w, &k8errors.NewBadRequest("sinceTime: "+err.Error()).ErrStatus, "")
+			return
+		}
+		since = t
+	}
+	sinceSeconds, _ := strconv.ParseInt(q.Get("sinceSeconds"), 10, 64)
+	tail := int64(-1)
+	if v := q.Get("tailLines"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeStatus(w, &k8errors.NewBadRequest("tailLines: must be a non-negative integer").ErrStatus, "")
+			return
+		}
+		tail = n
+	}
+	sent, started := 0, false
+	for {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.Watchdog)
+		ok := s.acquire(ctx, "pod log")
+		cancel()
+		if !ok {
+			if !started {
+				writeStatus(w, &k8errors.NewInternalError(fmt.Errorf("kfp-sandbox watchdog: the sandbox lock is held by %s", s.lockHolder())).ErrStatus, "")
+			}
+			return
+		}
+		s.discoverLocked()
+		now := s.clock.Now()
+		var pod *simPod
+		for _, p := range s.livePodsLocked(now) {
+			if p.namespace == ns && p.name == name {
+				pod = &p
+				break
+			}
+		}
+		var lines []string
+		var times []time.Time
+		running := false
+		if pod != nil {
+			all := pod.allLines()
+			k := pod.written(len(all), now)
+			if !started {
+				// The first answer decides where the stream starts.
+				from := 0
+				if sinceSeconds > 0 && since.IsZero() {
+					since = now.Add(-time.Duration(sinceSeconds) * time.Second)
+				}
+				if !since.IsZero() {
+					from = sort.Search(k, func(i int) bool { return !pod.lineTime(i, len(all)).Before(since) })
+				}
+				if tail >= 0 && int64(k-from) > tail {
+					from = k - int(tail)
+				}
+				sent = from
+			}
+			for i := sent; i < k; i++ {
+				lines = append(lines, all[i])
+				if stamps {
+					times = append(times, pod.lineTime(i, len(all)))
+				}
+			}
+			sent = max(sent, k)
+			running = pod.running(now) || k < len(all)
+		}
+		wake := s.changed
+		s.release()
+		if !started {
+			if pod == nil {
+				writeStatus(w, &k8errors.NewNotFound(k8schema.GroupResource{Resource: "pods"}, name).ErrStatus, "")
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		var b strings.Builder
+		for i, l := range lines {
+			if stamps {
+				b.WriteString(times[i].UTC().Format(time.RFC3339Nano) + " ")
+			}
+			b.WriteString(l + "\n")
+		}
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return
+		}
+		if !follow || !running {
+			return
+		}
+		_ = http.NewResponseController(w).Flush()
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		}
 	}
 }
 

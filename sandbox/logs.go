@@ -39,6 +39,8 @@ func (s *Sandbox) GCRun(runID string) error {
 	defer release()
 	if r.deletedAt.IsZero() {
 		r.deletedAt = s.clock.Now()
+		s.bumpLocked(r)
+		s.notifyLocked()
 	}
 	r.done = true // no workflow, nothing for the persistence agent to report
 	return nil

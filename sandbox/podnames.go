@@ -126,6 +126,7 @@ type simPod struct {
 	namespace string
 	run       *runSim
 	node      *simNode
+	at        time.Time // the instant the pod was listed at: its log is what was written by then
 }
 
 // running reports whether the pod has not finished at t.
@@ -145,13 +146,35 @@ func (p simPod) phase(t time.Time) string {
 	return "Failed"
 }
 
-// log is the main container's log.
+// log is the main container's log as written by p.at.
 func (p simPod) log() []string {
+	all := p.allLines()
+	return all[:p.written(len(all), p.at)]
+}
+
+// allLines is everything the main container writes.
+func (p simPod) allLines() []string {
 	switch p.node.kind {
 	case kindExecutor, kindImporter:
 		return p.node.log
 	}
 	return []string{"I sandbox: " + p.node.template + " " + p.node.display}
+}
+
+// lineTime is when the container writes line i of n: an executor that
+// ends spreads its lines evenly over its run, the first as it starts; a pod that never ends (hang, a manual advance) wrote them all when
+// it started, as do drivers.
+func (p simPod) lineTime(i, n int) time.Time {
+	d := p.node.end.Sub(p.node.start)
+	if p.node.end.IsZero() || d <= 0 || (p.node.kind != kindExecutor && p.node.kind != kindImporter) {
+		return p.node.start
+	}
+	return p.node.start.Add(time.Duration(float64(d) * float64(i) / float64(n)))
+}
+
+// written is how many of the n lines were written by t.
+func (p simPod) written(n int, t time.Time) int {
+	return sort.Search(n, func(i int) bool { return p.lineTime(i, n).After(t) })
 }
 
 // uid is the pod's UID: stable for a pod of a run, so the Kubernetes API
@@ -193,7 +216,7 @@ func (s *Sandbox) podsLocked(r *runSim, t time.Time) []simPod {
 			}
 			pods = append(pods, simPod{
 				name: argoPodName(r.wf.Name, name, n.template, id, v2), nodeID: id, nodeName: name,
-				namespace: ns, run: r, node: n,
+				namespace: ns, run: r, node: n, at: t,
 			})
 		}
 		for _, c := range n.children {

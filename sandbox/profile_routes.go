@@ -26,6 +26,9 @@ func (s *Sandbox) serveProfileRoutes(w http.ResponseWriter, r *http.Request) boo
 	case isKubeAPI(p):
 		s.kubeAPI(w, r)
 		return true
+	case isWorkflowsAPI(p):
+		s.workflowsAPI(w, r)
+		return true
 	}
 	if m := nodeLogPath.FindStringSubmatch(p); m != nil {
 		s.nodeLog(w, r, m[1], m[2])

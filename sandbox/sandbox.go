@@ -87,6 +87,8 @@ type Sandbox struct {
 	runs     map[string]*runSim // by workflow name
 	byRunID  map[string]*runSim
 	syncErrs map[string]string // the last error syncing each schedule (schedule.go)
+	kubeRV   int64             // the Kubernetes resourceVersion of the last workflow change (workflows.go)
+	changed  chan struct{}     // closed and replaced after every tick and change: wakes watches and log follows
 
 	scriptMu sync.Mutex
 	scripts  []Script
@@ -147,6 +149,7 @@ func Start(ctx context.Context, o Options) (*Sandbox, error) {
 		runs:       map[string]*runSim{},
 		byRunID:    map[string]*runSim{},
 		syncErrs:   map[string]string{},
+		changed:    make(chan struct{}),
 		closing:    make(chan struct{}),
 	}
 	errLog := slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)

@@ -55,6 +55,24 @@ type TaskScript struct {
 	Message string   `json:"message,omitempty"`
 	Seconds float64  `json:"seconds,omitempty"` // duration; 0 = one step
 	Log     []string `json:"log,omitempty"`     // the pod's log lines
+	// LogLines adds this many numbered lines after Log ("<task> line
+	// i/N"), for long logs. The lines are written evenly over the task's
+	// duration, as are Log's.
+	LogLines int `json:"log_lines,omitempty"`
+}
+
+// maxLogLines bounds LogLines, so a typo cannot eat the machine's memory.
+const maxLogLines = 1_000_000
+
+func (ts TaskScript) lines(task string) []string {
+	if ts.LogLines <= 0 {
+		return ts.Log
+	}
+	out := append(make([]string, 0, len(ts.Log)+ts.LogLines), ts.Log...)
+	for i := 1; i <= min(ts.LogLines, maxLogLines); i++ {
+		out = append(out, fmt.Sprintf("%s line %d/%d", task, i, ts.LogLines))
+	}
+	return out
 }
 
 // Script adds a script for runs created from now on.
