@@ -555,3 +555,48 @@ func (t *tnode) top() map[string][]*tnode {
 	walk(t)
 	return out
 }
+
+// Steps returns the run's container steps at any depth that have started
+// (their executor exists), with where their log is, in the pipeline's
+// order: what a log follower streams. Of a retried task the last attempt
+// is the step's pod. It returns nil when the nodes cannot be put in a
+// tree.
+func (r Run) Steps() []Step {
+	root := r.tree()
+	if root == nil {
+		return nil
+	}
+	var out []Step
+	var walk func(t *tnode, path []string, loops []Iteration)
+	walk = func(t *tnode, path []string, loops []Iteration) {
+		switch t.kind {
+		case kLoop, kTask:
+			path = append(path[:len(path):len(path)], t.display)
+		case kIteration:
+			path = append([]string(nil), path...)
+			if len(path) > 0 {
+				path[len(path)-1] = t.display + "[" + strconv.Itoa(t.index) + "]"
+			}
+			loops = append(loops[:len(loops):len(loops)], Iteration{Loop: t.display, Index: t.index})
+		}
+		if t.kind == kTask && t.pod.Name != "" && len(t.children) == 0 {
+			// The task API: the executor pod is on the task.
+			out = append(out, Step{Path: path, State: t.state, Start: t.start, End: t.end, Message: t.message, Loops: loops, Pod: t.pod})
+			return
+		}
+		for _, c := range t.children {
+			switch c.kind {
+			case kExecutor:
+				if t.kind == kTask {
+					pod := lastAttempt(c)
+					out = append(out, Step{Path: path, State: t.state, Start: t.start, End: t.end, Message: cmp.Or(pod.message, t.message), Loops: loops, Pod: pod.pod})
+				}
+			case kDriver:
+			default:
+				walk(c, path, loops)
+			}
+		}
+	}
+	walk(root, nil, nil)
+	return out
+}

@@ -69,6 +69,16 @@ type Options struct {
 	// KFPMinor is the server's KFP 2.x minor version, -1 if unknown: it
 	// orders the pod names tried for logs. Zero means 2.0.
 	KFPMinor int
+	// Slow is the longest tick of All (default 60s), History how many
+	// past successful runs it reads to learn how long a pipeline takes
+	// (default 20; negative: none), DetailEvery how often it reads a run's
+	// tasks when ListRuns has none (task API; default: only on a change of
+	// state), and Watch the news of a watch on the runs' workflows (nil:
+	// none).
+	Slow        time.Duration
+	History     int
+	DetailEvery time.Duration
+	Watch       <-chan WatchEvent
 	// Now and After are the clock (default time.Now and time.After).
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
@@ -87,6 +97,12 @@ func (o *Options) defaults() {
 	}
 	if o.MaxInterval < o.Interval {
 		o.MaxInterval = o.Interval
+	}
+	if o.Slow <= 0 {
+		o.Slow = time.Minute
+	}
+	if o.History == 0 {
+		o.History = 20
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 3 * time.Minute
@@ -116,21 +132,13 @@ var ErrTimeout = errors.New("timed out waiting for the run")
 // the last API error when polling failed for good.
 func ForRun(ctx context.Context, api API, p *plan.Pipeline, o Options) (*plan.Outcome, error) {
 	o.defaults()
-	out := &plan.Outcome{Started: p.Submission.SubmittedAt}
 	start := o.Now()
-	if out.Started.IsZero() {
-		out.Started = start
-	}
+	t := newTracker(p, &o, start)
 	var deadline <-chan time.Time
 	if p.Timeout > 0 {
 		deadline = o.After(p.Timeout)
 	}
-	names := taskNames(p)
-	seen := map[string]kfp.RunState{}
-	var runState kfp.RunState = "?"
-	lastEvent := start
 	interval := o.Interval
-	failures := 0
 	for {
 		// A poll never outlives the timeout: a hung server must not hold
 		// exit code 4 back by minutes of retries.
@@ -143,73 +151,140 @@ func ForRun(ctx context.Context, api API, p *plan.Pipeline, o Options) (*plan.Ou
 		cancel()
 		switch {
 		case timedOut:
-			out.TimedOut = true
-			return out, ErrTimeout
+			t.out.TimedOut = true
+			return t.out, ErrTimeout
 		case err == nil:
-			failures = 0
-			tasks := run.Tasks(names)
-			out.State, out.Tasks = run.State, tasks
-			if !run.Finished.IsZero() {
-				out.Finished = run.Finished
+			t.failures = 0
+			if t.observe(ctx, api, run) {
+				return t.out, nil
 			}
-			if !run.Created.IsZero() && run.Created.Before(out.Started) {
-				out.Started = run.Created
-			}
-			now := o.Now()
-			done := 0
-			for _, t := range tasks {
-				if t.State.IsTerminal() {
-					done++
-				}
-				if prev, ok := seen[t.Name]; (ok || t.State != kfp.StateUnspecified) && prev != t.State {
-					seen[t.Name] = t.State
-					o.OnEvent(Event{Pipeline: p.Name, Task: t.Name, State: t.State, Duration: t.Duration()})
-					lastEvent = now
-				}
-			}
-			if run.State != runState {
-				runState = run.State
-				o.OnEvent(Event{Pipeline: p.Name, State: run.State})
-				lastEvent = now
-			}
-			if o.OnPoll != nil {
-				o.OnPoll(p.Name, run, tasks)
-			}
-			if run.State.IsTerminal() {
-				if out.Finished.IsZero() {
-					out.Finished = now
-				}
-				if !run.State.IsSuccess() {
-					out.Failures, out.MoreFailures = triage(ctx, api, p, run, tasks, o)
-				}
-				return out, nil
-			}
-			if now.Sub(lastEvent) >= o.Heartbeat {
-				o.OnEvent(Event{Pipeline: p.Name, State: run.State, Heartbeat: true, Elapsed: now.Sub(out.Started), Done: done, Total: len(tasks)})
-				lastEvent = now
-			}
+			t.heartbeat(o.Now())
 		case ctx.Err() != nil:
-			return out, ctx.Err()
+			return t.out, ctx.Err()
 		case kfp.IsNotFound(err):
-			return out, fmt.Errorf("run %s: %w (was it deleted?)", p.Submission.RunID, err)
+			return t.out, fmt.Errorf("run %s: %w (was it deleted?)", p.Submission.RunID, err)
 		default:
 			// The client already retried transient failures; keep polling
 			// through a few more outages before giving up.
-			failures++
-			if failures >= 5 {
-				return out, fmt.Errorf("poll run %s: %w", p.Submission.RunID, err)
+			t.failures++
+			if t.failures >= 5 {
+				return t.out, fmt.Errorf("poll run %s: %w", p.Submission.RunID, err)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return out, ctx.Err()
+			return t.out, ctx.Err()
 		case <-deadline:
-			out.TimedOut = true
-			return out, ErrTimeout
+			t.out.TimedOut = true
+			return t.out, ErrTimeout
 		case <-o.After(jittered(interval)):
 		}
 		interval = min(interval*3/2, o.MaxInterval)
 	}
+}
+
+// tracker follows one run: it turns each view of the run into the
+// Outcome and the events, once per change.
+type tracker struct {
+	p     *plan.Pipeline
+	o     *Options
+	index int // in All's pipelines
+	out   *plan.Outcome
+	names []string
+	seen  map[string]kfp.RunState
+
+	runState  kfp.RunState
+	lastEvent time.Time
+	run       kfp.Run
+	tasks     []kfp.Task
+	readAt    time.Time // the last GetRun
+	finalSeen bool      // a watch said the workflow ended
+	failures  int
+
+	expect, spread time.Duration // from past runs (All)
+
+	done bool
+	err  error
+}
+
+func newTracker(p *plan.Pipeline, o *Options, start time.Time) *tracker {
+	out := &plan.Outcome{Started: p.Submission.SubmittedAt}
+	if out.Started.IsZero() {
+		out.Started = start
+	}
+	return &tracker{p: p, o: o, out: out, names: taskNames(p), seen: map[string]kfp.RunState{}, runState: "?", lastEvent: start}
+}
+
+// observe takes a view of the run: events for what changed, and at a final
+// state the triage of failed steps. It reports whether the run is final.
+func (t *tracker) observe(ctx context.Context, api API, run kfp.Run) bool {
+	o, out := t.o, t.out
+	t.failures = 0
+	t.run = run
+	tasks := run.Tasks(t.names)
+	t.tasks = tasks
+	out.State, out.Tasks = run.State, tasks
+	if !run.Finished.IsZero() {
+		out.Finished = run.Finished
+	}
+	if !run.Created.IsZero() && run.Created.Before(out.Started) {
+		out.Started = run.Created
+	}
+	now := o.Now()
+	for _, task := range tasks {
+		if prev, ok := t.seen[task.Name]; (ok || task.State != kfp.StateUnspecified) && prev != task.State {
+			t.seen[task.Name] = task.State
+			o.OnEvent(Event{Pipeline: t.p.Name, Task: task.Name, State: task.State, Duration: task.Duration()})
+			t.lastEvent = now
+		}
+	}
+	if run.State != t.runState {
+		t.runState = run.State
+		o.OnEvent(Event{Pipeline: t.p.Name, State: run.State})
+		t.lastEvent = now
+	}
+	if o.OnPoll != nil {
+		o.OnPoll(t.p.Name, run, tasks)
+	}
+	if !run.State.IsTerminal() {
+		return false
+	}
+	if out.Finished.IsZero() {
+		out.Finished = now
+	}
+	if !run.State.IsSuccess() {
+		out.Failures, out.MoreFailures = triage(ctx, api, t.p, run, tasks, *o)
+	}
+	t.finish(nil)
+	return true
+}
+
+// heartbeat sends the "still running" event after Heartbeat without one.
+func (t *tracker) heartbeat(now time.Time) {
+	if t.done || now.Sub(t.lastEvent) < t.o.Heartbeat {
+		return
+	}
+	done := 0
+	for _, task := range t.tasks {
+		if task.State.IsTerminal() {
+			done++
+		}
+	}
+	t.o.OnEvent(Event{Pipeline: t.p.Name, State: t.run.State, Heartbeat: true, Elapsed: now.Sub(t.out.Started), Done: done, Total: len(t.tasks)})
+	t.lastEvent = now
+}
+
+func (t *tracker) finish(err error) {
+	if !t.done {
+		t.done, t.err = true, err
+	}
+}
+
+// needsDetail says whether a listed run without tasks must be read with
+// its tasks: its state changed, it ended, or DetailEvery passed.
+func (t *tracker) needsDetail(listed kfp.Run, now time.Time) bool {
+	return listed.State != t.runState || listed.State.IsTerminal() ||
+		(t.o.DetailEvery > 0 && now.Sub(t.readAt) >= t.o.DetailEvery)
 }
 
 func jittered(d time.Duration) time.Duration {

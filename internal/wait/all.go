@@ -1,0 +1,343 @@
+package wait
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/plan"
+)
+
+// ListAPI is what All needs of the KFP client: ForRun's calls, every
+// followed run in one request, and how long past runs took.
+type ListAPI interface {
+	API
+	RunsByID(ctx context.Context, ids []string) (map[string]kfp.Run, error)
+	PastRuns(ctx context.Context, experimentID string, n int) ([]kfp.PastRun, error)
+}
+
+// WatchEvent is news from a watch on the runs' Argo workflows: RunID's
+// workflow changed (Final: it reached a final phase), or, with an empty
+// RunID, the watch now holds (Holding) or was lost.
+type WatchEvent struct {
+	RunID   string
+	Final   bool
+	Holding bool
+}
+
+// Result is one pipeline's wait: its Outcome and the error, as ForRun
+// returns them.
+type Result struct {
+	Outcome *plan.Outcome
+	Err     error
+}
+
+// All follows the runs of pipelines together until each is final, timed
+// out, or ctx is done. Without a watch it reads every unfinished run with
+// one ListRuns a tick, and shapes the tick (see next) so that an end is
+// seen within about Interval*2 when one is likely and the server is left
+// alone when not. With o.Watch holding, it does not poll at all: it reads
+// a run (GetRun) only when its workflow changed, at most once a second
+// unless the change is final, and falls back to polling while the watch is
+// lost. A listed run without tasks (the task API) is read with GetRun on a
+// change of state, at its end and, when o.DetailEvery is set, that often.
+func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options) []Result {
+	o.defaults()
+	start := o.Now()
+	res := make([]Result, len(pipelines))
+	var ts []*tracker
+	for i, p := range pipelines {
+		if p.Submission == nil {
+			continue
+		}
+		t := newTracker(p, &o, start)
+		t.index = i
+		ts = append(ts, t)
+	}
+	learn(ctx, api, ts, o)
+	watching := false
+	pending := map[string]bool{} // runs whose workflow changed, to read
+	poll := true                 // read every run at the next turn
+	failures := 0
+	for {
+		active := ts[:0:0]
+		for _, t := range ts {
+			if !t.done {
+				active = append(active, t)
+			}
+		}
+		if len(active) == 0 {
+			break
+		}
+		now := o.Now()
+		for _, t := range active {
+			if t.p.Timeout > 0 && now.Sub(start) >= t.p.Timeout {
+				t.finish(ErrTimeout)
+				t.out.TimedOut = true
+			}
+		}
+		if ctx.Err() != nil {
+			for _, t := range active {
+				t.finish(ctx.Err())
+			}
+			break
+		}
+		if poll {
+			poll = false
+			if err := readAll(ctx, api, active, o, start); err != nil {
+				if ctx.Err() != nil {
+					continue
+				}
+				failures++
+				if failures >= 5 {
+					for _, t := range active {
+						t.finish(fmt.Errorf("poll runs: %w", err))
+					}
+					continue
+				}
+			} else {
+				failures = 0
+			}
+		}
+		now = o.Now()
+		var later []string
+		for id := range pending {
+			t := byRun(active, id)
+			if t == nil {
+				delete(pending, id)
+				continue
+			}
+			if !t.finalSeen && now.Sub(t.readAt) < time.Second {
+				later = append(later, id)
+				continue
+			}
+			delete(pending, id)
+			readOne(ctx, api, t, o)
+		}
+		wait := o.Heartbeat
+		for _, t := range active {
+			if t.done {
+				continue
+			}
+			t.heartbeat(now)
+			if !watching {
+				wait = min(wait, t.next(now))
+			}
+			if t.p.Timeout > 0 {
+				wait = min(wait, max(t.p.Timeout-now.Sub(start), time.Millisecond))
+			}
+		}
+		if len(later) > 0 {
+			wait = min(wait, time.Second)
+		}
+		select {
+		case <-ctx.Done():
+		case <-o.After(jittered(wait)):
+			poll = !watching
+		case ev := <-o.Watch:
+			switch {
+			case ev.RunID == "":
+				if ev.Holding && !watching {
+					poll = true // what changed before the watch held
+				}
+				watching = ev.Holding
+				if !watching {
+					poll = true
+				}
+			default:
+				pending[ev.RunID] = true
+				if t := byRun(ts, ev.RunID); t != nil && ev.Final {
+					t.finalSeen = true
+				}
+			}
+		}
+	}
+	for _, t := range ts {
+		res[t.index] = Result{Outcome: t.out, Err: t.err}
+	}
+	return res
+}
+
+func byRun(ts []*tracker, id string) *tracker {
+	for _, t := range ts {
+		if t.p.Submission.RunID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// readAll reads the active runs with one ListRuns (per 200), and with
+// GetRun those that need their tasks.
+func readAll(ctx context.Context, api ListAPI, active []*tracker, o Options, start time.Time) error {
+	active = slices.DeleteFunc(slices.Clone(active), func(t *tracker) bool { return t.done })
+	if len(active) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(active))
+	for _, t := range active {
+		ids = append(ids, t.p.Submission.RunID)
+	}
+	pctx, cancel := ctx, context.CancelFunc(func() {})
+	if d := minTimeout(active); d > 0 {
+		pctx, cancel = context.WithTimeout(ctx, max(d-o.Now().Sub(start), time.Millisecond))
+	}
+	runs, err := api.RunsByID(pctx, ids)
+	cancel()
+	if err != nil {
+		return err
+	}
+	now := o.Now()
+	for _, t := range active {
+		r, ok := runs[t.p.Submission.RunID]
+		if !ok || (len(r.Nodes) == 0 && t.needsDetail(r, now)) {
+			readOne(ctx, api, t, o)
+			continue
+		}
+		t.observe(ctx, api, r)
+	}
+	return nil
+}
+
+func minTimeout(ts []*tracker) time.Duration {
+	var d time.Duration
+	for _, t := range ts {
+		if t.p.Timeout > 0 && (d == 0 || t.p.Timeout < d) {
+			d = t.p.Timeout
+		}
+	}
+	return d
+}
+
+// readOne reads one run with its tasks.
+func readOne(ctx context.Context, api ListAPI, t *tracker, o Options) {
+	r, err := api.GetRun(ctx, t.p.Submission.RunID)
+	switch {
+	case err == nil:
+		t.readAt = o.Now()
+		t.observe(ctx, api, r)
+	case ctx.Err() != nil:
+	case kfp.IsNotFound(err):
+		t.finish(fmt.Errorf("run %s: %w (was it deleted?)", t.p.Submission.RunID, err))
+	default:
+		t.failures++
+		if t.failures >= 5 {
+			t.finish(fmt.Errorf("poll run %s: %w", t.p.Submission.RunID, err))
+		}
+	}
+}
+
+// learn reads how long the last successful runs of each pipeline took (in
+// the experiments followed): the tick is shaped around when a run is
+// expected to end. Errors only lose the estimate.
+func learn(ctx context.Context, api ListAPI, ts []*tracker, o Options) {
+	if o.History < 0 {
+		return
+	}
+	past := map[string][]kfp.PastRun{}
+	for _, t := range ts {
+		exp := t.p.Submission.ExperimentID
+		if _, ok := past[exp]; ok {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		runs, err := api.PastRuns(lctx, exp, o.History)
+		cancel()
+		if err != nil {
+			runs = nil
+		}
+		past[exp] = runs
+	}
+	for _, t := range ts {
+		var ds []time.Duration
+		name := ""
+		if t.p.Spec != nil {
+			name = t.p.Spec.Name
+		}
+		for _, r := range past[t.p.Submission.ExperimentID] {
+			same := (t.p.Submission.PipelineID != "" && r.PipelineID == t.p.Submission.PipelineID) ||
+				(r.PipelineID == "" && t.p.Submission.PipelineID == "" && name != "" && r.Pipeline == name)
+			if same && r.ID != t.p.Submission.RunID {
+				ds = append(ds, r.Finished.Sub(r.Created))
+			}
+		}
+		t.expect, t.spread = expectation(ds)
+	}
+}
+
+// expectation is the median of past durations and how far around it a
+// run may end: twice the median absolute deviation, at least 1/30 of the
+// median and 3 s, at most half the median. Nothing is expected from
+// fewer than two runs.
+func expectation(ds []time.Duration) (expect, spread time.Duration) {
+	if len(ds) < 2 {
+		return 0, 0
+	}
+	median := func(xs []time.Duration) time.Duration {
+		xs = slices.Clone(xs)
+		sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+		n := len(xs)
+		if n%2 == 1 {
+			return xs[n/2]
+		}
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	m := median(ds)
+	dev := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		dev[i] = max(d-m, m-d)
+	}
+	spread = max(2*median(dev), m/30, 3*time.Second)
+	return m, min(spread, m/2)
+}
+
+// next is how long to wait before reading the run again: the tick's shape.
+//
+//   - Past runs say when it should end (expect ± spread): wait half the
+//     time left until the window opens (at most Slow), read every
+//     2×Interval inside it, and back off again once it is overdue.
+//   - Else, while some root task has not started the end is not near:
+//     a quarter of the time elapsed, between 2 s and 15 s.
+//   - Else the last tasks run and the end can come at any read: every
+//     tenth of their running time, between Interval and 3×Interval.
+func (t *tracker) next(now time.Time) time.Duration {
+	o := t.o
+	fast := o.Interval
+	created := t.out.Started
+	if !t.run.Created.IsZero() {
+		created = t.run.Created
+	}
+	elapsed := max(now.Sub(created), 0)
+	if t.expect > 0 {
+		lo, hi := created.Add(t.expect-t.spread), created.Add(t.expect+t.spread)
+		switch {
+		case now.Before(lo):
+			return clamp(lo.Sub(now)/2, fast, o.Slow)
+		case !now.After(hi):
+			return 2 * fast
+		default:
+			return clamp(now.Sub(hi)/3, 2*fast, o.Slow/2)
+		}
+	}
+	running, from := true, created
+	for _, task := range t.tasks {
+		switch {
+		case task.State.IsTerminal():
+		case task.State == kfp.StateRunning:
+			if task.Start.After(from) {
+				from = task.Start
+			}
+		default:
+			running = false
+		}
+	}
+	if !running {
+		return clamp(elapsed/4, 2*time.Second, 15*time.Second)
+	}
+	return clamp(max(now.Sub(from), 0)/10, fast, 3*fast)
+}
+
+func clamp(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }
