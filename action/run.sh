@@ -30,8 +30,8 @@ fail() {
 # has no use for it is a mistake to say, not to drop.
 cmd=${INPUT_COMMAND:-run}
 case $cmd in
-  run) args=(run) takes=" config spec host namespace experiment timeout wait comment comment-key pipelines params args " ;;
-  wait) args=(wait) takes=" config host namespace timeout comment comment-key args " ;;
+  run) args=(run) takes=" config spec host namespace experiment timeout wait follow comment comment-key pipelines params args " ;;
+  wait) args=(wait) takes=" config host namespace timeout follow comment comment-key args " ;;
   validate) args=(validate) takes=" config spec host namespace experiment pipelines params args " ;;
   schedule-sync) args=(schedule sync) takes=" config host namespace comment comment-key args " ;;
   schedule-plan) args=(schedule sync --dry-run) takes=" config host namespace comment comment-key args " ;;
@@ -51,6 +51,7 @@ flag namespace "${INPUT_NAMESPACE:-}" --namespace "${INPUT_NAMESPACE:-}"
 flag experiment "${INPUT_EXPERIMENT:-}" --experiment "${INPUT_EXPERIMENT:-}"
 flag timeout "${INPUT_TIMEOUT:-}" --timeout "${INPUT_TIMEOUT:-}"
 case ${INPUT_WAIT:-true} in false | False | FALSE) flag wait false --no-wait ;; esac
+case ${INPUT_FOLLOW:-false} in true | True | TRUE) flag follow true --follow ;; esac
 case ${INPUT_COMMENT:-true} in false | False | FALSE) flag comment false --no-comment ;; esac
 flag comment-key "${INPUT_COMMENT_KEY:-}" --comment-key "${INPUT_COMMENT_KEY:-}"
 
@@ -87,7 +88,7 @@ fi
 [ -n "${INPUT_GITHUB_TOKEN:-}" ] && export GITHUB_TOKEN="$INPUT_GITHUB_TOKEN"
 
 # None of the INPUT_* variables goes on to kf-run.
-unset INPUT_COMMAND INPUT_ARGS INPUT_CONFIG INPUT_SPEC INPUT_HOST INPUT_NAMESPACE INPUT_EXPERIMENT INPUT_TIMEOUT INPUT_WAIT \
+unset INPUT_COMMAND INPUT_ARGS INPUT_CONFIG INPUT_SPEC INPUT_HOST INPUT_NAMESPACE INPUT_EXPERIMENT INPUT_TIMEOUT INPUT_WAIT INPUT_FOLLOW \
   INPUT_COMMENT INPUT_COMMENT_KEY INPUT_PIPELINES INPUT_PARAMS INPUT_TOKEN INPUT_USERNAME INPUT_PASSWORD \
   INPUT_OIDC_AUDIENCE INPUT_KUBE_CONTEXT INPUT_GITHUB_TOKEN
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -16,10 +17,14 @@ import (
 	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/console"
 	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/livelog"
 	"github.com/kf-run/kf-run/internal/plan"
+	"github.com/kf-run/kf-run/internal/podlog"
 	"github.com/kf-run/kf-run/internal/report"
 	"github.com/kf-run/kf-run/internal/submit"
 	"github.com/kf-run/kf-run/internal/wait"
+	argowatch "github.com/kf-run/kf-run/internal/workflow"
+	"k8s.io/client-go/rest"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -174,6 +179,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	c.registerTarget(fs, true)
 	fs.BoolVar(&c.NoWait, "no-wait", false, "submit, print the run links and exit 0 without waiting")
 	fs.Var(duration{&c.Timeout}, "timeout", "give up waiting after `DURATION`, e.g. 30m (exit 4)")
+	fs.BoolVar(&c.Follow, "follow", false, "print each task's log lines while waiting, prefixed [pipeline/task] (or follow: true in the config)")
 	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment (merge request note on GitLab)")
 	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's PR comment apart from other legs of a matrix job, e.g. the matrix values (or KF_RUN_COMMENT_KEY)")
 	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the markdown report (the GitHub job summary) to `FILE`")
@@ -188,7 +194,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		o.printError(e.stdout, err, nil)
 		return errCode(err)
 	}
-	client, out, code, ok := open(ctx, p, o, e)
+	client, kube, out, code, ok := open(ctx, p, o, e)
 	if !ok {
 		return code
 	}
@@ -202,7 +208,7 @@ func runCmd(ctx context.Context, args []string, e env) int {
 		submitAll(ctx, client, p, out)
 		supersedeAll(ctx, client, p, out)
 		if p.Wait && ctx.Err() == nil && slices.ContainsFunc(p.Pipelines, func(pl *plan.Pipeline) bool { return pl.Submission != nil }) {
-			waitAll(ctx, client, p, out, e.poll)
+			waitAll(ctx, client, p, out, e.poll, kube)
 		}
 	}
 	return finish(ctx, client, p, out, e, o)
@@ -212,23 +218,23 @@ func runCmd(ctx context.Context, args []string, e env) int {
 // (secrets masked first), the plan's notes, the connection and the
 // server's healthz. On an error it has said why, on stderr and in the
 // result, and returns the exit code.
-func open(ctx context.Context, p *plan.Plan, o outputFlags, e env) (*kfp.Client, *console.Console, int, bool) {
+func open(ctx context.Context, p *plan.Plan, o outputFlags, e env) (*kfp.Client, *rest.Config, *console.Console, int, bool) {
 	out := o.console(e, p)
 	for _, n := range p.Notes {
 		out.Warningf(n.Key, "%s", n.Msg)
 	}
-	client, _, err := connect(p, out, e)
+	client, conn, err := connect(p, out, e)
 	if err != nil {
 		out.Errorf("kf-run", "%v", err)
 		o.printError(e.stdout, err, p.Secrets)
-		return nil, out, exitUsage, false
+		return nil, nil, out, exitUsage, false
 	}
 	if err := checkServer(ctx, client, p, out); err != nil {
 		out.Errorf("kf-run", "%v", err)
 		o.printError(e.stdout, err, p.Secrets)
-		return nil, out, errCode(err), false
+		return nil, nil, out, errCode(err), false
 	}
-	return client, out, exitOK, true
+	return client, conn.Kube, out, exitOK, true
 }
 
 // finish stops what nobody will wait for, publishes the reports, prints
@@ -321,7 +327,10 @@ func submitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *conso
 	}
 }
 
-func waitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console, o wait.Options) {
+// waitAll waits for every submitted run at once (wait.All): one ListRuns
+// a tick, or a watch on the runs' workflows when kf-run can reach the
+// cluster (kube), and with --follow the steps' logs.
+func waitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console.Console, o wait.Options, kube *rest.Config) {
 	end := out.Group("Wait for runs")
 	defer end()
 	// The release orders the pod names tried for failure logs.
@@ -341,23 +350,76 @@ func waitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console
 			out.Status(fmt.Sprintf("%s: %s, %d/%d tasks done", name, run.State, done, len(tasks)))
 		}
 	}
-	var wg sync.WaitGroup
+	var pls []*plan.Pipeline
+	var ids []string
 	for _, pl := range p.Pipelines {
-		if pl.Submission == nil {
-			continue
+		if pl.Submission != nil {
+			pls = append(pls, pl)
+			ids = append(ids, pl.Submission.RunID)
 		}
-		wg.Go(func() {
-			oc, err := wait.ForRun(ctx, client, pl, o)
-			pl.Outcome = oc
-			switch {
-			case errors.Is(err, wait.ErrTimeout):
-				pl.Err = fmt.Errorf("%s: timed out after %s waiting for run %s", pl.Name, pl.Timeout, pl.Submission.RunID)
-			case err != nil && ctx.Err() == nil:
-				pl.Err = err
+	}
+	ns := cmp.Or(p.Target.Namespace, "kubeflow") // where the runs' pods and workflows are
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if kube != nil {
+		o.Watch = watchWorkflows(wctx, kube, ns, ids, out)
+	}
+	var logs *livelog.Logs
+	if p.Follow {
+		fo := livelog.Options{Namespace: ns, Poll: client, Minor: o.KFPMinor, Print: out.Tagged,
+			Notice: func(m string) { out.Noticef("follow", "%s", m) }}
+		if kube != nil {
+			if r, err := podlog.New(kube); err == nil {
+				fo.Kube = r
+			}
+		}
+		logs = livelog.New(wctx, fo)
+		o.DetailEvery = 5 * time.Second // new tasks' logs, when ListRuns has no tasks
+		onPoll := o.OnPoll
+		o.OnPoll = func(name string, run kfp.Run, tasks []kfp.Task) {
+			onPoll(name, run, tasks)
+			logs.Update(name, run)
+		}
+	}
+	for i, r := range wait.All(ctx, client, pls, o) {
+		pl := pls[i]
+		pl.Outcome = r.Outcome
+		switch {
+		case errors.Is(r.Err, wait.ErrTimeout):
+			pl.Err = fmt.Errorf("%s: timed out after %s waiting for run %s", pl.Name, pl.Timeout, pl.Submission.RunID)
+		case r.Err != nil && ctx.Err() == nil:
+			pl.Err = r.Err
+		}
+	}
+	if logs != nil {
+		// The last lines of the steps that just ended, not more.
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		logs.Close(cctx)
+		cancel()
+	}
+}
+
+// watchWorkflows watches the runs' Argo workflows; a watch that cannot be
+// had is a notice, and the wait polls KFP instead.
+func watchWorkflows(ctx context.Context, kube *rest.Config, ns string, ids []string, out *console.Console) <-chan wait.WatchEvent {
+	w, err := argowatch.New(kube, ns)
+	if err != nil {
+		out.Noticef("workflow watch", "%v: polling KFP instead", err)
+		return nil
+	}
+	ch := make(chan wait.WatchEvent)
+	go func() {
+		err := w.Watch(ctx, ids, func(ev argowatch.Event) {
+			select {
+			case ch <- wait.WatchEvent{RunID: ev.RunID, Final: ev.Final, Holding: ev.Holding}:
+			case <-ctx.Done():
 			}
 		})
-	}
-	wg.Wait()
+		if err != nil && ctx.Err() == nil {
+			out.Noticef("workflow watch", "%v: polling KFP instead", err)
+		}
+	}()
+	return ch
 }
 
 // stopRuns terminates the runs nobody will wait for: after an interrupt or a

@@ -40,6 +40,7 @@ func waitCmd(ctx context.Context, args []string, e env) int {
 	fs.StringVar(&c.config, "config", "", "config `FILE` for the connection (default kf-run.yaml when present)")
 	c.registerTarget(fs, true)
 	fs.Var(duration{&c.Timeout}, "timeout", "give up waiting after `DURATION`, e.g. 30m (exit 4)")
+	fs.BoolVar(&c.Follow, "follow", false, "print each task's log lines while waiting, prefixed [pipeline/task]")
 	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment (merge request note on GitLab)")
 	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's PR comment apart from other legs of a matrix job (or KF_RUN_COMMENT_KEY)")
 	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the markdown report (the GitHub job summary) to `FILE`")
@@ -60,7 +61,7 @@ func waitCmd(ctx context.Context, args []string, e env) int {
 		o.printError(e.stdout, err, nil)
 		return errCode(err)
 	}
-	client, out, code, ok := open(ctx, p, o, e)
+	client, kube, out, code, ok := open(ctx, p, o, e)
 	if !ok {
 		return code
 	}
@@ -77,7 +78,7 @@ func waitCmd(ctx context.Context, args []string, e env) int {
 		p.Pipelines = append(p.Pipelines, pl)
 	}
 	end()
-	waitAll(ctx, client, p, out, e.poll)
+	waitAll(ctx, client, p, out, e.poll, kube)
 	return finish(ctx, client, p, out, e, o)
 }
 

@@ -36,6 +36,8 @@ type Config struct {
 	Images    Images     `yaml:"images"`
 	Preview   *Preview   `yaml:"preview"`
 	Pipelines []Pipeline `yaml:"pipelines"`
+	// Follow prints the runs' step logs while waiting (--follow).
+	Follow bool `yaml:"follow"`
 	// Secrets are the values that came from env into credentials, or from
 	// env vars whose names say they are secret. They must be masked.
 	Secrets []string `yaml:"-"`

@@ -104,7 +104,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", nil, []string{"kf-run.yaml: the file is empty"}},
 		{"unknown top-level key", "kubeflow: {host: h}\npipeline:\n  - name: x\n", nil,
-			[]string{`kf-run.yaml:2: unknown key "pipeline" in the top level (known: kubeflow, defaults, report, images, preview, pipelines)`}},
+			[]string{`kf-run.yaml:2: unknown key "pipeline" in the top level (known: kubeflow, defaults, report, images, preview, pipelines, follow)`}},
 		{"unknown key in a pipeline", "pipelines:\n  - name: a\n    spec: a.yaml\n\n    paramters: {x: 1}\n", nil,
 			[]string{`kf-run.yaml:5: unknown key "paramters" in pipelines[0] (known: name, spec, compile, pipeline_name, version, run_name, description, experiment, parameters, secret_parameters, timeout, service_account`}},
 		{"unknown auth key", "kubeflow:\n  auth:\n    passwd: x\npipelines: [{name: a, spec: a.yaml}]\n", nil,

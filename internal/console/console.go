@@ -437,3 +437,27 @@ func randomToken() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error.
 	return hex.EncodeToString(b[:])
 }
+
+// tagColours are the ANSI colours of Tagged's tags on a terminal.
+var tagColours = []string{"36", "33", "35", "32", "34", "31"}
+
+// Tagged writes remote lines (a step's log) each after tag, e.g.
+// "[train/trainer]": masked and with control characters removed. On a
+// terminal the tag is coloured (colour picks one of six); on GitHub the
+// lines are plain and one the runner would take for a command is fenced.
+// Quiet does not drop them: they were asked for.
+func (c *Console) Tagged(tag string, colour int, lines []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tag = c.line(tag)
+	if c.terminal {
+		tag = "\x1b[" + tagColours[(colour%len(tagColours)+len(tagColours))%len(tagColours)] + "m" + tag + "\x1b[0m"
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		for _, cl := range c.lines(l) {
+			c.plain(&b, tag+" "+cl)
+		}
+	}
+	c.write(b.String())
+}

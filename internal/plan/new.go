@@ -32,6 +32,7 @@ type Flags struct {
 	RunName     string
 	Params      []string // k=v
 	NoWait      bool
+	Follow      bool // print step logs while waiting (--follow)
 	Timeout     time.Duration
 	NoComment   bool
 	// CommentKey tells matrix legs' PR comments apart (--comment-key;
@@ -112,7 +113,7 @@ func build(in Input) (*Plan, error) {
 		getenv = func(string) string { return "" }
 	}
 	f := in.Flags
-	p := &Plan{CI: in.CI, Wait: !f.NoWait, CancelOnInterrupt: true, Comment: !f.NoComment, SummaryFile: f.SummaryFile,
+	p := &Plan{CI: in.CI, Wait: !f.NoWait, Follow: f.Follow, CancelOnInterrupt: true, Comment: !f.NoComment, SummaryFile: f.SummaryFile,
 		CommentKey: cmp.Or(f.CommentKey, getenv("KF_RUN_COMMENT_KEY"))}
 	cfg := in.Config
 	if cfg == nil {
@@ -148,6 +149,7 @@ func build(in Input) (*Plan, error) {
 	if in.CI.Token != "" {
 		p.Secrets = append(p.Secrets, in.CI.Token)
 	}
+	p.Follow = p.Follow || cfg.Follow
 	if cfg.Defaults.CancelOnInterrupt != nil {
 		p.CancelOnInterrupt = *cfg.Defaults.CancelOnInterrupt
 	}
@@ -442,7 +444,7 @@ func Follow(in Input) (*Plan, error) {
 	if cfg == nil {
 		cfg = &config.Config{Path: "(flags)"}
 	}
-	p := &Plan{CI: in.CI, Wait: true, Comment: !f.NoComment, SummaryFile: f.SummaryFile,
+	p := &Plan{CI: in.CI, Wait: true, Follow: f.Follow, Comment: !f.NoComment, SummaryFile: f.SummaryFile,
 		CommentKey: cmp.Or(f.CommentKey, getenv("KF_RUN_COMMENT_KEY"))}
 	if cfg.Report.PRComment != nil && !*cfg.Report.PRComment {
 		p.Comment = false

@@ -30,6 +30,8 @@ type Plan struct {
 	Pipelines []*Pipeline
 	// Wait is false with --no-wait: submit, report the links, exit 0.
 	Wait bool
+	// Follow prints the runs' step logs while waiting.
+	Follow bool
 	// CancelOnInterrupt terminates the KFP runs when kf-run is interrupted.
 	CancelOnInterrupt bool
 	// Secrets are values that must never be printed (tokens, passwords,
