@@ -117,6 +117,9 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 			delete(pending, id)
 			readOne(ctx, api, t, o)
 		}
+		if !slices.ContainsFunc(active, func(t *tracker) bool { return !t.done }) {
+			continue // all ended: the loop's top sees it
+		}
 		wait := o.Heartbeat
 		for _, t := range active {
 			if t.done {

@@ -108,8 +108,10 @@ func NewKubeAPI(upstream, service string) *KubeAPI {
 	return k
 }
 
-// ServePods forwards the pods API (/api/v1/namespaces/NS/pods...) to
-// upstream, a server that answers it (kfp-sandbox does, for its runs).
+// ServePods forwards the pods API (/api/v1/namespaces/NS/pods...) and the
+// Argo workflows API (/apis/argoproj.io/...) to upstream, a server that
+// answers them (kfp-sandbox does, for its runs). Streams (watches, log
+// follows) are passed on as they come.
 func (k *KubeAPI) ServePods(upstream string) {
 	u, err := url.Parse(upstream)
 	if err != nil {
@@ -145,8 +147,11 @@ func (k *KubeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	k.mu.Lock()
 	pods := k.pods
 	k.mu.Unlock()
-	if ns, ok := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/"); ok && pods != nil && r.Method == http.MethodGet {
-		if _, res, _ := strings.Cut(ns, "/"); res == "pods" || strings.HasPrefix(res, "pods/") {
+	ns, core := strings.CutPrefix(r.URL.Path, "/api/v1/namespaces/")
+	_, res, _ := strings.Cut(ns, "/")
+	argo := strings.HasPrefix(r.URL.Path, "/apis/argoproj.io/")
+	if pods != nil && r.Method == http.MethodGet && (argo || core) {
+		if argo || res == "pods" || strings.HasPrefix(res, "pods/") {
 			r.Header.Del("Authorization")
 			rp := &httputil.ReverseProxy{Rewrite: func(p *httputil.ProxyRequest) {
 				p.SetURL(pods)
