@@ -302,10 +302,9 @@ func expectation(ds []time.Duration) (expect, spread time.Duration) {
 //   - Past runs say when it should end (expect ± spread): wait half the
 //     time left until the window opens (at most Slow), read every
 //     2×Interval inside it, and back off again once it is overdue.
-//   - Else, while some root task has not started the end is not near:
-//     a quarter of the time elapsed, between 2 s and 15 s.
-//   - Else the last tasks run and the end can come at any read: every
-//     tenth of their running time, between Interval and 3×Interval.
+//   - Else the end can come at any read (the tasks still to come may be
+//     quick): every tenth of the time the newest running task has run,
+//     between Interval and 3×Interval.
 func (t *tracker) next(now time.Time) time.Duration {
 	o := t.o
 	fast := o.Interval
@@ -313,7 +312,6 @@ func (t *tracker) next(now time.Time) time.Duration {
 	if !t.run.Created.IsZero() {
 		created = t.run.Created
 	}
-	elapsed := max(now.Sub(created), 0)
 	if t.expect > 0 {
 		lo, hi := created.Add(t.expect-t.spread), created.Add(t.expect+t.spread)
 		switch {
@@ -325,20 +323,11 @@ func (t *tracker) next(now time.Time) time.Duration {
 			return clamp(now.Sub(hi)/3, 2*fast, o.Slow/2)
 		}
 	}
-	running, from := true, created
+	from := created
 	for _, task := range t.tasks {
-		switch {
-		case task.State.IsTerminal():
-		case task.State == kfp.StateRunning:
-			if task.Start.After(from) {
-				from = task.Start
-			}
-		default:
-			running = false
+		if task.State == kfp.StateRunning && task.Start.After(from) {
+			from = task.Start
 		}
-	}
-	if !running {
-		return clamp(elapsed/4, 2*time.Second, 15*time.Second)
 	}
 	return clamp(max(now.Sub(from), 0)/10, fast, 3*fast)
 }

@@ -3,6 +3,7 @@ package wait
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kf-run/kf-run/internal/kfp"
+	"github.com/kf-run/kf-run/internal/pipelinespec"
 	"github.com/kf-run/kf-run/internal/plan"
 )
 
@@ -23,6 +25,8 @@ type listAPI struct {
 	tasks bool
 	past  []kfp.PastRun
 
+	sawEnd map[string]time.Time // when a read first showed the run's end
+
 	mu           sync.Mutex
 	lists, gets  int
 	listSizes    []int
@@ -34,6 +38,9 @@ func (f *listAPI) at(id string) kfp.Run {
 	r := kfp.Run{ID: id, State: kfp.StateRunning, Created: t0}
 	if end, ok := f.ends[id]; ok && !f.clock.Now().Before(t0.Add(end)) {
 		r.State, r.Finished = kfp.StateSucceeded, t0.Add(end)
+		if _, seen := f.sawEnd[id]; !seen && f.sawEnd != nil {
+			f.sawEnd[id] = f.clock.Now()
+		}
 	}
 	return r
 }
@@ -177,8 +184,8 @@ func TestNextInterval(t *testing.T) {
 		t.Errorf("last task running 20 s: %s, want 2s", got)
 	}
 	tr.tasks = append(tr.tasks, kfp.Task{Name: "c"})
-	if got := tr.next(t0.Add(30 * time.Second)); got != 7500*time.Millisecond {
-		t.Errorf("a task to come: %s, want 7.5s", got)
+	if got := tr.next(t0.Add(300 * time.Second)); got != 3*time.Second {
+		t.Errorf("a task to come: %s, want 3s", got)
 	}
 }
 
@@ -190,5 +197,48 @@ func TestExpectation(t *testing.T) {
 	}
 	if e, _ := expectation([]time.Duration{40 * s}); e != 0 {
 		t.Errorf("one run: %s, want nothing", e)
+	}
+}
+
+// BenchmarkShape30m follows runs of 28.5-31.5 minutes of a pipeline whose
+// past runs took 29-31 minutes, on a simulated clock, and prints the
+// completion lag and the requests beside fixed 5 s polling of the same
+// runs.
+//
+//	go test -run XXX -bench Shape30m -benchtime 1x ./internal/wait/
+func BenchmarkShape30m(b *testing.B) {
+	for b.Loop() {
+		var past []kfp.PastRun
+		for i, m := range []int{29, 30, 31, 30, 29, 31} {
+			past = append(past, kfp.PastRun{ID: fmt.Sprintf("old-%d", i), Pipeline: "p", Created: t0, Finished: t0.Add(time.Duration(m) * time.Minute)})
+		}
+		var lags, fixedLags []time.Duration
+		reqs, fixedReqs := 0, 0
+		for _, d := range []time.Duration{28*time.Minute + 30*time.Second, 29*time.Minute + 10*time.Second, 29*time.Minute + 47*time.Second, 30*time.Minute + 3*time.Second, 30*time.Minute + 31*time.Second, 31*time.Minute + 2*time.Second, 31*time.Minute + 29*time.Second} {
+			c := &clock{now: t0}
+			f := &listAPI{clock: c, tasks: true, ends: map[string]time.Duration{"run-0": d}, past: past, sawEnd: map[string]time.Time{}}
+			pl := pipelines(1)
+			pl[0].Spec = &pipelinespec.Spec{Name: "p"}
+			All(context.Background(), f, pl, Options{Now: c.Now, After: c.After})
+			lags = append(lags, f.sawEnd["run-0"].Sub(t0.Add(d)))
+			reqs += f.lists + f.gets + f.pastRequests
+			polls := int((d + 5*time.Second - 1) / (5 * time.Second))
+			fixedReqs += polls + 1
+			fixedLags = append(fixedLags, time.Duration(polls)*5*time.Second-d)
+		}
+		med := func(xs []time.Duration) (time.Duration, time.Duration) {
+			xs = slices.Clone(xs)
+			slices.Sort(xs)
+			return xs[len(xs)/2], xs[len(xs)-1]
+		}
+		m, mx := med(lags)
+		fm, fmx := med(fixedLags)
+		fmt.Printf("\n7 runs of 28.5-31.5 min (simulated clock), history of 6 runs of 29-31 min:\n")
+		fmt.Printf("%-22s %10s %10s %10s\n", "client", "lag median", "lag max", "requests")
+		fmt.Printf("%-22s %10s %10s %10d\n", "kf-run (no cluster)", m, mx, reqs)
+		fmt.Printf("%-22s %10s %10s %10d\n", "GetRun every 5 s", fm, fmx, fixedReqs)
+		fmt.Printf("ratio kf-run/fixed: requests %.2f, lag median %.2f\n", float64(reqs)/float64(fixedReqs), m.Seconds()/fm.Seconds())
+		b.ReportMetric(m.Seconds(), "s-lag-median")
+		b.ReportMetric(float64(reqs)/float64(fixedReqs), "x-requests-vs-5s")
 	}
 }

@@ -1,0 +1,286 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kf-run/kf-run/internal/auth/authtest"
+)
+
+// BenchmarkCompletionLag follows the same runs (one task of 40-70 s each)
+// side by side with four clients against one sandbox, and reports for
+// each how long after a run's workflow ended it saw the end (median, max)
+// and the KFP requests it made:
+//
+//   - kf-run run (no cluster access): one ListRuns a tick for all runs;
+//   - kf-run wait with a kubeconfig context (one process per run): a
+//     watch on the workflow, no polling;
+//   - the KFP SDK's wait_for_run_completion (kfp==2.17.3, one thread per
+//     run), from KF_RUN_KFP_VENV (make venv); skipped without it;
+//   - GetRun every 5 s per run.
+//
+// First 6 runs at once, then 20 runs at once (by then kf-run knows how
+// long runs of the pipeline take). It takes about three minutes of real
+// time: the lag is real time.
+//
+//	go test -run XXX -bench CompletionLag -benchtime 1x ./e2e/
+func BenchmarkCompletionLag(b *testing.B) {
+	for b.Loop() {
+		k := authtest.NewKubeAPI(shared.URL, "kubeflow/ml-pipeline:8888")
+		k.ServePods(shared.Root)
+		kubeconfig := k.KubeconfigToken(b.TempDir())
+		for _, n := range []int{6, 20} {
+			lagRound(b, k, kubeconfig, n)
+		}
+		k.Close()
+	}
+}
+
+type lagClient struct {
+	name string
+	mu   sync.Mutex
+	seen map[string]time.Time // run ID → when the client said it ended
+	reqs int
+}
+
+func (c *lagClient) saw(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.seen[id]; !ok {
+		c.seen[id] = time.Now()
+	}
+}
+
+func lagRound(b *testing.B, k *authtest.KubeAPI, kubeconfig string, n int) {
+	prefix := fmt.Sprintf("lag%d-%d", n, time.Now().UnixNano()%1e6)
+	dir := b.TempDir()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "kubeflow:\n  host: %s\ndefaults:\n  experiment: lag-bench\npipelines:\n", shared.URL)
+	for j := range n {
+		secs := 40 + 30*j/max(n-1, 1)
+		shared.call(b, "POST", "/_sandbox/scripts", map[string]any{"run_name": fmt.Sprintf("%s-%02d", prefix, j), "tasks": map[string]any{
+			"train": map[string]any{"seconds": secs},
+		}}, nil)
+		fmt.Fprintf(&cfg, "  - name: p%02d\n    spec: %s\n    run_name: %s-%02d\n    parameters: {dataset: x}\n", j, example(b, "train/pipeline.yaml"), prefix, j)
+	}
+	os.WriteFile(filepath.Join(dir, "kf-run.yaml"), []byte(cfg.String()), 0o644)
+	shared.call(b, "DELETE", "/_sandbox/requests", nil, nil)
+	start := time.Now()
+	users0 := len(k.Users())
+
+	poll := &lagClient{name: "kf-run (no cluster access)", seen: map[string]time.Time{}}
+	kube := &lagClient{name: "kf-run (kubeconfig: watch)", seen: map[string]time.Time{}}
+	sdk := &lagClient{name: "kfp SDK wait_for_run_completion", seen: map[string]time.Time{}}
+	fixed := &lagClient{name: "GetRun every 5 s", seen: map[string]time.Time{}}
+	ids := make([]string, n)
+	pipelineOf := map[string]string{}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	// kf-run run submits the runs and follows them.
+	cmd := exec.CommandContext(ctx, kfRunBin, "run")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	ended := make(chan struct{})
+	var lines []string
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			l := sc.Text()
+			lines = append(lines, l)
+			if p, ok := strings.CutSuffix(l, ": run SUCCEEDED"); ok {
+				poll.mu.Lock()
+				poll.seen["p:"+p] = time.Now()
+				poll.mu.Unlock()
+			}
+		}
+		close(ended)
+	}()
+	for j := range n {
+		name := fmt.Sprintf("%s-%02d", prefix, j)
+		for ids[j] == "" {
+			if rs := shared.runsNamed(b, name, ""); len(rs) == 1 {
+				ids[j] = rs[0].RunID
+				pipelineOf[fmt.Sprintf("p%02d", j)] = ids[j]
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+	// The workflows' own ends, read from the control API (not counted).
+	finished := map[string]time.Time{}
+	var fmu sync.Mutex
+	wg.Go(func() {
+		for {
+			fmu.Lock()
+			left := n - len(finished)
+			fmu.Unlock()
+			if left == 0 {
+				return
+			}
+			for _, id := range ids {
+				fmu.Lock()
+				_, done := finished[id]
+				fmu.Unlock()
+				if done {
+					continue
+				}
+				var wf argoWorkflowPhase
+				shared.call(b, "GET", "/_sandbox/runs/"+id+"/workflow", nil, &wf)
+				if p := wf.Status.Phase; p == "Succeeded" || p == "Failed" || p == "Error" {
+					fmu.Lock()
+					finished[id] = time.Now()
+					fmu.Unlock()
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	// kf-run wait with cluster access, one per run.
+	for _, id := range ids {
+		wg.Go(func() {
+			c := exec.CommandContext(ctx, kfRunBin, "wait", id)
+			c.Dir = dir
+			c.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "KF_RUN_KUBECONFIG=" + kubeconfig, "KF_RUN_KUBE_CONTEXT=kf"}
+			out, _ := c.StderrPipe()
+			if c.Start() != nil {
+				return
+			}
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if strings.HasSuffix(sc.Text(), ": run SUCCEEDED") {
+					kube.saw(id)
+				}
+			}
+			c.Wait()
+		})
+	}
+	// The KFP SDK.
+	sdkOK := false
+	if venv := os.Getenv("KF_RUN_KFP_VENV"); venv != "" {
+		sdkOK = true
+		wg.Go(func() {
+			c := exec.CommandContext(ctx, filepath.Join(venv, "bin", "python"), append([]string{"../bench/sdkwait.py", shared.URL}, ids...)...)
+			out, _ := c.StdoutPipe()
+			if err := c.Start(); err != nil {
+				b.Errorf("kfp SDK: %v", err)
+				return
+			}
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "DONE" {
+					sdk.saw(f[1])
+				}
+			}
+			c.Wait()
+		})
+	}
+	// Fixed 5 s polling.
+	for _, id := range ids {
+		wg.Go(func() {
+			for {
+				req, _ := http.NewRequest("GET", shared.URL+"/apis/v2beta1/runs/"+id, nil)
+				req.Header.Set("User-Agent", "bench-fixed-5s")
+				var r apiRun
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					json.NewDecoder(res.Body).Decode(&r)
+					res.Body.Close()
+				}
+				if r.State == "SUCCEEDED" || r.State == "FAILED" {
+					fixed.saw(id)
+					return
+				}
+				time.Sleep(5 * time.Second)
+			}
+		})
+	}
+	<-ended
+	cmd.Wait()
+	wg.Wait()
+	for p, id := range pipelineOf {
+		if t, ok := poll.seen["p:"+p]; ok {
+			poll.seen[id] = t
+		}
+	}
+	var reqs []struct{ Method, Path, Agent string }
+	shared.call(b, "GET", "/_sandbox/requests", nil, &reqs)
+	for _, r := range reqs {
+		if !strings.HasPrefix(r.Path, "/apis/v") && r.Path != "/k8s/pod/logs" {
+			continue // the pods and workflows API are Kubernetes', not KFP's
+		}
+		switch {
+		case r.Agent == "bench-fixed-5s":
+			fixed.reqs++
+		case strings.HasPrefix(r.Agent, "Go-http-client"):
+			poll.reqs++
+		default:
+			sdk.reqs++
+		}
+	}
+	kube.reqs = len(k.Users()) - users0
+	poll.reqs -= kube.reqs // the proxied requests arrive from the proxy's Go client
+	clients := []*lagClient{poll, kube, fixed}
+	if sdkOK {
+		clients = append(clients, sdk)
+	}
+	fmt.Fprintf(os.Stderr, "\n%d runs of 40-70 s at once:\n%-34s %10s %10s %10s %12s\n", n, "client", "lag median", "lag max", "requests", "req/run/min")
+	var span time.Duration
+	for _, id := range ids {
+		span = max(span, finished[id].Sub(start))
+	}
+	for _, c := range clients {
+		var lags []time.Duration
+		for _, id := range ids {
+			if t, ok := c.seen[id]; ok {
+				lags = append(lags, max(t.Sub(finished[id]), 0))
+			}
+		}
+		slices.Sort(lags)
+		if len(lags) != n {
+			fmt.Fprintf(os.Stderr, "%-34s saw %d of %d runs end\n", c.name, len(lags), n)
+			continue
+		}
+		med := lags[n/2]
+		if n%2 == 0 {
+			med = (lags[n/2-1] + lags[n/2]) / 2
+		}
+		perRunMin := float64(c.reqs) / float64(n) / span.Minutes()
+		fmt.Fprintf(os.Stderr, "%-34s %10s %10s %10d %12.1f\n", c.name, med.Round(10*time.Millisecond), lags[n-1].Round(10*time.Millisecond), c.reqs, perRunMin)
+		b.ReportMetric(med.Seconds(), fmt.Sprintf("s-lag-median-%s-%d", shortName(c.name), n))
+		b.ReportMetric(float64(c.reqs), fmt.Sprintf("requests-%s-%d", shortName(c.name), n))
+	}
+}
+
+func shortName(s string) string {
+	switch {
+	case strings.Contains(s, "kubeconfig"):
+		return "kfrun-kube"
+	case strings.HasPrefix(s, "kf-run"):
+		return "kfrun"
+	case strings.Contains(s, "SDK"):
+		return "sdk"
+	}
+	return "fixed5s"
+}
+
+type argoWorkflowPhase struct {
+	Status struct {
+		Phase string `json:"phase"`
+	} `json:"status"`
+}
