@@ -302,9 +302,10 @@ func expectation(ds []time.Duration) (expect, spread time.Duration) {
 //   - Past runs say when it should end (expect ± spread): wait half the
 //     time left until the window opens (at most Slow), read every
 //     2×Interval inside it, and back off again once it is overdue.
-//   - Else the end can come at any read (the tasks still to come may be
-//     quick): every tenth of the time the newest running task has run,
-//     between Interval and 3×Interval.
+//   - Else, with only the last tasks running, the end can come at any
+//     read: every tenth of the time the newest running task has run,
+//     between Interval and 2×Interval; with a task still to start, the
+//     end is at least that task away: up to 4×Interval.
 func (t *tracker) next(now time.Time) time.Duration {
 	o := t.o
 	fast := o.Interval
@@ -323,13 +324,18 @@ func (t *tracker) next(now time.Time) time.Duration {
 			return clamp(now.Sub(hi)/3, 2*fast, o.Slow/2)
 		}
 	}
-	from := created
+	from, toCome := created, false
 	for _, task := range t.tasks {
 		if task.State == kfp.StateRunning && task.Start.After(from) {
 			from = task.Start
 		}
+		toCome = toCome || (task.State != kfp.StateRunning && !task.State.IsTerminal())
 	}
-	return clamp(max(now.Sub(from), 0)/10, fast, 3*fast)
+	if toCome {
+		// A task has yet to start: the end is at least its run away.
+		return clamp(max(now.Sub(from), 0)/10, fast, 4*fast)
+	}
+	return clamp(max(now.Sub(from), 0)/10, fast, 2*fast)
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }

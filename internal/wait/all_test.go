@@ -184,8 +184,12 @@ func TestNextInterval(t *testing.T) {
 		t.Errorf("last task running 20 s: %s, want 2s", got)
 	}
 	tr.tasks = append(tr.tasks, kfp.Task{Name: "c"})
-	if got := tr.next(t0.Add(300 * time.Second)); got != 3*time.Second {
-		t.Errorf("a task to come: %s, want 3s", got)
+	if got := tr.next(t0.Add(300 * time.Second)); got != 4*time.Second {
+		t.Errorf("a task to come: %s, want 4s", got)
+	}
+	tr.tasks = tr.tasks[:2]
+	if got := tr.next(t0.Add(300 * time.Second)); got != 2*time.Second {
+		t.Errorf("the last task running 290 s: %s, want 2s", got)
 	}
 }
 
