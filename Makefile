@@ -68,12 +68,13 @@ test-sandbox:
 demo: build
 	./scripts/demo.sh
 
-# Benchmarks (not timed tests): kf-run's overhead after a run's final state
-# and its peak memory while following 20 runs, each against its baseline.
+# Benchmarks (not timed tests): kf-run's overhead after a run's final state,
+# its peak memory while following 20 runs, and with --follow over a task
+# that writes 10,000 lines, each against its baseline.
 # CompletionLag (about 3 minutes of real time) puts kf-run beside the KFP
 # SDK's own wait (make venv; skipped without it) and 5 s polling.
 bench: build
-	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox $(GO) test -count=1 -run XXX -bench 'AfterFinalState|Track20Runs' -benchtime 10x ./e2e/
+	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox $(GO) test -count=1 -run XXX -bench 'AfterFinalState|Track20Runs|FollowMemory' -benchtime 5x ./e2e/
 	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox KF_RUN_KFP_VENV=$(KF_RUN_KFP_VENV) $(GO) test -count=1 -run XXX -bench CompletionLag -benchtime 1x -timeout 20m ./e2e/
 	$(GO) test -count=1 -run XXX -bench Shape30m -benchtime 1x ./internal/wait/
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -55,7 +56,7 @@ func afterFinal(b *testing.B, name string) (time.Duration, int) {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GITHUB_ACTIONS=true", "GITHUB_REPOSITORY=acme/ml",
 		"GITHUB_SHA=89abcdef0123456789abcdef0123456789abcdef", "GITHUB_EVENT_NAME=push",
 		"GITHUB_STEP_SUMMARY=" + filepath.Join(dir, "summary.md"), "GITHUB_OUTPUT=" + filepath.Join(dir, "out")}
-	out, _ := cmd.StdoutPipe()
+	out, _ := cmd.StderrPipe() // progress is on stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -78,15 +79,17 @@ func afterFinal(b *testing.B, name string) (time.Duration, int) {
 	return end.Sub(seen), callsAfterLastPoll(b, shared.runsNamed(b, name, "")[0].RunID)
 }
 
-// callsAfterLastPoll counts the API requests made after the last GetRun of
-// run id (the poll that saw the final state). Benchmarks run one at a time.
+// callsAfterLastPoll counts the API requests made after the last read of
+// run id (the poll that saw the final state: a GetRun, or a ListRuns whose
+// filter names it). Benchmarks run one at a time.
 func callsAfterLastPoll(b *testing.B, id string) int {
-	var reqs []struct{ Method, Path string }
+	var reqs []struct{ Method, Path, Query string }
 	shared.call(b, "GET", "/_sandbox/requests", nil, &reqs)
 	n := 0
 	for _, r := range reqs {
 		switch {
-		case r.Method == "GET" && r.Path == "/apis/v2beta1/runs/"+id:
+		case r.Method == "GET" && r.Path == "/apis/v2beta1/runs/"+id,
+			r.Method == "GET" && r.Path == "/apis/v2beta1/runs" && strings.Contains(r.Query, id):
 			n = 0
 		case r.Path == "/apis/v2beta1/runs" && r.Method == "GET":
 			// the harness's own lookup by name
@@ -151,4 +154,47 @@ func maxRSS(b *testing.B, cmd *exec.Cmd) int64 {
 		b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
 	}
 	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+}
+
+// BenchmarkFollowMemory measures kf-run's peak memory following one run
+// whose task writes 10,000 log lines, with --follow (every line printed,
+// polled from KFP's log route) and without (the baseline: the same run,
+// waited for without logs). Lines are streamed, never held: the ratio is
+// the cost of following.
+//
+//	go test -run XXX -bench FollowMemory -benchtime 3x ./e2e/
+func BenchmarkFollowMemory(b *testing.B) {
+	var with, without int64
+	for i := 0; b.Loop(); i++ {
+		for _, follow := range []bool{false, true} {
+			name := fmt.Sprintf("bfm-%d-%t-%d", i, follow, time.Now().UnixNano())
+			shared.call(b, "POST", "/_sandbox/scripts", map[string]any{"run_name": name, "tasks": map[string]any{
+				"train": map[string]any{"outcome": "succeed", "seconds": 3, "log_lines": 10000},
+			}}, nil)
+			args := withSpec(exampleArgs(name), example(b, "train/pipeline.yaml"))
+			if follow {
+				args = append(args, "--follow")
+			}
+			cmd := exec.Command(kfRunBin, args...)
+			cmd.Dir = b.TempDir()
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cmd.Dir}
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("%v: %v\n%.2000s", cmd.Args, err, out.String())
+			}
+			rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+			if follow {
+				if n := strings.Count(out.String(), "[train-demo/train] "); n < 10000 {
+					b.Fatalf("--follow printed %d of the 10,000 lines", n)
+				}
+				with = max(with, rss)
+			} else {
+				without = max(without, rss)
+			}
+		}
+	}
+	b.ReportMetric(float64(with)/1024, "MiB-peak-follow")
+	b.ReportMetric(float64(without)/1024, "MiB-peak-no-logs")
+	b.ReportMetric(float64(with)/float64(without), "x-baseline")
 }
