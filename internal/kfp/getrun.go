@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -25,28 +24,7 @@ func (c *Client) GetRun(ctx context.Context, id string) (Run, error) {
 // getJSON GETs path (below the API base) through the retrying client and
 // decodes a 200 JSON answer into out; anything else is an *APIError.
 func (c *Client) getJSON(ctx context.Context, op, path string, q url.Values, out any) error {
-	u := *c.base
-	u.Path = strings.TrimRight(u.Path, "/") + path
-	u.RawPath = ""
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return &APIError{Op: op, Err: err}
-	}
-	req.Header.Set("Accept", "application/json")
-	res, err := c.http.Do(req)
-	if err != nil {
-		return withHint(&APIError{Op: op, Err: err}, c.hint)
-	}
-	defer res.Body.Close()
-	ct := res.Header.Get("Content-Type")
-	if res.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "application/json") {
-		return withHint(newAPIError(op, res.StatusCode, ct, res.Header.Get("Location"), res.Body), c.hint)
-	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		return withHint(&APIError{Op: op, Err: err}, c.hint)
-	}
-	return nil
+	return c.doJSON(ctx, op, http.MethodGet, path, q, nil, out)
 }
 
 // runJSON is a v2beta1 Run as the server sends it, with both task shapes.

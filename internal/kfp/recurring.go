@@ -332,9 +332,15 @@ func (c *Client) ActiveRuns(ctx context.Context, r RecurringRun) ([]Run, error) 
 // sendJSON sends body (nil: none) to path with method and decodes a 200
 // JSON answer into out (nil: discarded); anything else is an *APIError.
 func (c *Client) sendJSON(ctx context.Context, op, method, path string, body, out any) error {
+	return c.doJSON(ctx, op, method, path, nil, body, out)
+}
+
+// doJSON is sendJSON with a query.
+func (c *Client) doJSON(ctx context.Context, op, method, path string, q url.Values, body, out any) error {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + path
 	u.RawPath = ""
+	u.RawQuery = q.Encode()
 	var rd *bytes.Reader
 	if body != nil {
 		var b bytes.Buffer

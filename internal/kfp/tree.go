@@ -443,6 +443,25 @@ func classify(t *tnode, depth int) {
 	}
 }
 
+// onPath extends the path to t and the loops around it by t: a loop or a
+// task adds its name, an iteration turns its loop's name into "loop[i]"
+// and records the iteration. The slices passed in are never changed.
+func (t *tnode) onPath(path []string, loops []Iteration) ([]string, []Iteration) {
+	switch t.kind {
+	case kLoop, kTask:
+		path = append(path[:len(path):len(path)], t.display)
+	case kIteration:
+		name := t.display + "[" + strconv.Itoa(t.index) + "]"
+		if len(path) > 0 {
+			path = append(path[:len(path)-1:len(path)-1], name)
+		} else {
+			path = []string{name}
+		}
+		loops = append(loops[:len(loops):len(loops)], Iteration{Loop: t.display, Index: t.index})
+	}
+	return path, loops
+}
+
 // Failed returns the run's failed steps at the deepest level the server
 // shows: it follows failed DAG tasks down through loops, conditions, exit
 // handlers and sub-pipelines to the tasks whose own container (or driver)
@@ -457,18 +476,7 @@ func (r Run) Failed() []Step {
 	var out []Step
 	var walk func(t *tnode, path []string, loops []Iteration)
 	walk = func(t *tnode, path []string, loops []Iteration) {
-		switch t.kind {
-		case kLoop, kTask:
-			path = append(path[:len(path):len(path)], t.display)
-		case kIteration:
-			path = append([]string(nil), path...)
-			if len(path) > 0 {
-				path[len(path)-1] = t.display + "[" + strconv.Itoa(t.index) + "]"
-			} else {
-				path = []string{t.display + "[" + strconv.Itoa(t.index) + "]"}
-			}
-			loops = append(loops[:len(loops):len(loops)], Iteration{Loop: t.display, Index: t.index})
-		}
+		path, loops = t.onPath(path, loops)
 		step := func(pod *tnode, driver bool, p []string) Step {
 			return Step{
 				Path: p, State: t.state, Start: t.start, End: t.end,
@@ -569,16 +577,7 @@ func (r Run) Steps() []Step {
 	var out []Step
 	var walk func(t *tnode, path []string, loops []Iteration)
 	walk = func(t *tnode, path []string, loops []Iteration) {
-		switch t.kind {
-		case kLoop, kTask:
-			path = append(path[:len(path):len(path)], t.display)
-		case kIteration:
-			path = append([]string(nil), path...)
-			if len(path) > 0 {
-				path[len(path)-1] = t.display + "[" + strconv.Itoa(t.index) + "]"
-			}
-			loops = append(loops[:len(loops):len(loops)], Iteration{Loop: t.display, Index: t.index})
-		}
+		path, loops = t.onPath(path, loops)
 		if t.kind == kTask && t.pod.Name != "" && len(t.children) == 0 {
 			// The task API: the executor pod is on the task.
 			out = append(out, Step{Path: path, State: t.state, Start: t.start, End: t.end, Message: t.message, Loops: loops, Pod: t.pod})
