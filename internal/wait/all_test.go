@@ -24,6 +24,9 @@ type listAPI struct {
 	ends  map[string]time.Duration // after t0
 	tasks bool
 	past  []kfp.PastRun
+	// pending is how long each run is PENDING first, without tasks (KFP
+	// lists a run's tasks once its workflow runs).
+	pending time.Duration
 
 	sawEnd map[string]time.Time // when a read first showed the run's end
 
@@ -36,6 +39,9 @@ type listAPI struct {
 
 func (f *listAPI) at(id string) kfp.Run {
 	r := kfp.Run{ID: id, State: kfp.StateRunning, Created: t0}
+	if f.clock.Now().Before(t0.Add(f.pending)) {
+		r.State = kfp.StatePending
+	}
 	if end, ok := f.ends[id]; ok && !f.clock.Now().Before(t0.Add(end)) {
 		r.State, r.Finished = kfp.StateSucceeded, t0.Add(end)
 		if _, seen := f.sawEnd[id]; !seen && f.sawEnd != nil {
@@ -53,7 +59,7 @@ func (f *listAPI) RunsByID(_ context.Context, ids []string) (map[string]kfp.Run,
 	out := map[string]kfp.Run{}
 	for _, id := range ids {
 		r := f.at(id)
-		if f.tasks {
+		if f.tasks && r.State != kfp.StatePending {
 			r.Nodes = []kfp.Node{{Name: "train", State: r.State}}
 		}
 		out[id] = r
@@ -117,6 +123,23 @@ func TestAllOneListPerTick(t *testing.T) {
 	}
 	if f.lists > 40 {
 		t.Errorf("%d ListRuns for runs of 40-59 s", f.lists)
+	}
+}
+
+// A run listed PENDING has no tasks yet: reading it with GetRun would show
+// none either, so it is not read.
+func TestAllPendingIsNotRead(t *testing.T) {
+	t.Parallel()
+	c := &clock{now: t0}
+	f := &listAPI{t: t, clock: c, tasks: true, pending: 5 * time.Second, ends: map[string]time.Duration{"run-0": 30 * time.Second, "run-1": 50 * time.Second}}
+	res := All(t.Context(), f, pipelines(2), Options{Now: c.Now, After: c.After})
+	for i, r := range res {
+		if r.Err != nil || r.Outcome.State != kfp.StateSucceeded {
+			t.Fatalf("pipeline %d: %+v %v", i, r.Outcome, r.Err)
+		}
+	}
+	if f.gets != 0 {
+		t.Errorf("%d GetRun calls for runs first listed PENDING, want none", f.gets)
 	}
 }
 

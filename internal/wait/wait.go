@@ -281,8 +281,12 @@ func (t *tracker) finish(err error) {
 }
 
 // needsDetail says whether a listed run without tasks must be read with
-// its tasks: its state changed, it ended, or DetailEvery passed.
+// its tasks: its state changed, it ended, or DetailEvery passed. A run
+// that has not started has no tasks to read.
 func (t *tracker) needsDetail(listed kfp.Run, now time.Time) bool {
+	if listed.State == kfp.StatePending || listed.State == kfp.StateUnspecified {
+		return false
+	}
 	return listed.State != t.runState || listed.State.IsTerminal() ||
 		(t.o.DetailEvery > 0 && now.Sub(t.readAt) >= t.o.DetailEvery)
 }
