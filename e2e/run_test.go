@@ -142,8 +142,10 @@ func TestFaultsNoDuplicateRun(t *testing.T) {
 	for _, f := range []map[string]any{
 		{"method": "POST", "path": "^/apis/v2beta1/experiments$", "times": 1, "kind": "503"},
 		{"method": "POST", "path": "^/apis/v2beta1/runs$", "times": 1, "kind": "503-html"},
-		{"method": "GET", "path": "^/apis/v2beta1/runs/", "times": 2, "kind": "reset"},
-		{"method": "GET", "path": "^/apis/v2beta1/runs/", "times": 1, "kind": "429", "retry_after": 1},
+		// Reads of runs: ListRuns (the wait's poll, the lookup after a
+		// lost create) and GetRun alike.
+		{"method": "GET", "path": "^/apis/v2beta1/runs", "times": 2, "kind": "reset"},
+		{"method": "GET", "path": "^/apis/v2beta1/runs", "times": 1, "kind": "429", "retry_after": 1},
 	} {
 		s.call(t, "POST", "/_sandbox/faults", f, nil)
 	}
