@@ -3,10 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -103,8 +101,7 @@ func followPlan(c commonFlags, e env) (*plan.Plan, error) {
 // task table and loop items), experiment and version.
 func follow(ctx context.Context, client *kfp.Client, id string, timeout time.Duration) (*plan.Pipeline, error) {
 	src, err := client.GetRunSource(ctx, id)
-	var ae *kfp.APIError
-	if errors.As(err, &ae) && (ae.HTTPStatus == http.StatusNotFound || ae.GRPCCode == kfp.CodeNotFound) {
+	if kfp.IsNotFound(err) {
 		return nil, &plan.UsageError{Err: fmt.Errorf("run %s: no such run at %s (is it in another namespace? give --namespace)", id, client.Target().Host)}
 	}
 	if err != nil {

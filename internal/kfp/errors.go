@@ -73,10 +73,11 @@ func IsUnreachable(err error) bool {
 	return ok
 }
 
-// IsNotFound reports whether err is KFP's 404.
+// IsNotFound reports whether err is KFP saying the object does not exist:
+// HTTP 404, or gRPC code NotFound.
 func IsNotFound(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.HTTPStatus == http.StatusNotFound
+	return errors.As(err, &ae) && (ae.HTTPStatus == http.StatusNotFound || ae.GRPCCode == CodeNotFound)
 }
 
 // IsAlreadyExists reports whether err is KFP saying that what was to be
