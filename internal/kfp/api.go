@@ -31,11 +31,18 @@ import (
 // non-unique DisplayName of pipelines and versions, which the UI or the
 // SDK may set apart from the name.
 func filterEquals(key, value string) *string {
-	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
-		"key": key, "operation": "EQUALS", "string_value": value,
-	}}})
-	s := url.QueryEscape(string(f))
+	s := filter(key, "EQUALS", "string_value", value)
 	return &s
+}
+
+// filter is a list filter of one predicate on key, the value in the
+// predicate's field (string_value, string_values, ...), escaped once
+// more than the query will be: KFP URL-decodes the filter twice.
+func filter(key, operation, field string, value any) string {
+	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
+		"key": key, "operation": operation, field: value,
+	}}})
+	return url.QueryEscape(string(f))
 }
 
 func ptr[T any](v T) *T { return &v }

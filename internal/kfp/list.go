@@ -2,7 +2,6 @@ package kfp
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"slices"
 	"strconv"
@@ -22,16 +21,8 @@ const listPage = 200
 func (c *Client) RunsByID(ctx context.Context, ids []string) (map[string]Run, error) {
 	out := make(map[string]Run, len(ids))
 	for chunk := range slices.Chunk(ids, listPage) {
-		f, err := json.Marshal(map[string]any{"predicates": []any{map[string]any{
-			"key": "run_id", "operation": "IN", "string_values": map[string]any{"values": chunk},
-		}}})
-		if err != nil {
-			return nil, err
-		}
 		q := url.Values{
-			// KFP URL-decodes the filter once more after the query is
-			// parsed (parseAPIFilter), so it is escaped twice.
-			"filter":    {url.QueryEscape(string(f))},
+			"filter":    {filter("run_id", "IN", "string_values", map[string]any{"values": chunk})},
 			"page_size": {strconv.Itoa(listPage)},
 		}
 		if c.target.Namespace != "" {
@@ -71,11 +62,8 @@ type PastRun struct {
 // PastRuns lists the last n runs that succeeded in an experiment (in the
 // target namespace when experimentID is empty), newest first.
 func (c *Client) PastRuns(ctx context.Context, experimentID string, n int) ([]PastRun, error) {
-	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
-		"key": "state", "operation": "EQUALS", "string_value": string(StateSucceeded),
-	}}})
 	q := url.Values{
-		"filter":    {url.QueryEscape(string(f))},
+		"filter":    {filter("state", "EQUALS", "string_value", string(StateSucceeded))},
 		"page_size": {strconv.Itoa(min(n, listPage))},
 		"sort_by":   {"created_at desc"},
 	}

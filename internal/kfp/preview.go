@@ -2,7 +2,6 @@ package kfp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -28,14 +27,12 @@ type ListedRun struct {
 // with no escape clause: callers search for text without '_' and '%' and
 // check each answer exactly.
 func (c *Client) RunsWith(ctx context.Context, experimentID, substring string) ([]ListedRun, error) {
-	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
-		"key": "description", "operation": "IS_SUBSTRING", "string_value": substring,
-	}}})
+	f := filter("description", "IS_SUBSTRING", "string_value", substring)
 	var all []ListedRun
 	token := ""
 	for range maxPages {
 		q := url.Values{"page_size": {"100"}, "sort_by": {"created_at desc"}, "experiment_id": {experimentID},
-			"filter": {url.QueryEscape(string(f))}} // KFP decodes the filter twice
+			"filter": {f}}
 		if token != "" {
 			q.Set("page_token", token)
 		}
@@ -168,13 +165,11 @@ func (t Target) ExperimentURL(id string) string {
 // VersionsWith lists the versions of pipeline pipelineID whose description
 // contains substring (IS_SUBSTRING, as RunsWith), reading all pages.
 func (c *Client) VersionsWith(ctx context.Context, pipelineID, substring string) ([]Version, error) {
-	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
-		"key": "description", "operation": "IS_SUBSTRING", "string_value": substring,
-	}}})
+	f := filter("description", "IS_SUBSTRING", "string_value", substring)
 	var all []Version
 	token := ""
 	for range maxPages {
-		q := url.Values{"page_size": {"100"}, "filter": {url.QueryEscape(string(f))}}
+		q := url.Values{"page_size": {"100"}, "filter": {f}}
 		if token != "" {
 			q.Set("page_token", token)
 		}

@@ -219,10 +219,7 @@ func (c *Client) GetRecurringRun(ctx context.Context, id string) (RecurringRun, 
 // character, so they cannot be escaped portably). Callers search for text
 // without them and check each answer exactly.
 func (c *Client) ListRecurringRuns(ctx context.Context, substring string) ([]RecurringRun, error) {
-	f, _ := json.Marshal(map[string]any{"predicates": []any{map[string]any{
-		"key": "description", "operation": "IS_SUBSTRING", "string_value": substring,
-	}}})
-	s := url.QueryEscape(string(f)) // KFP decodes the filter twice
+	s := filter("description", "IS_SUBSTRING", "string_value", substring)
 	return c.listRecurring(ctx, &s)
 }
 
