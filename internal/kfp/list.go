@@ -2,6 +2,7 @@ package kfp
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -28,7 +29,10 @@ func (c *Client) RunsByID(ctx context.Context, ids []string) (map[string]Run, er
 		if c.target.Namespace != "" {
 			q.Set("namespace", c.target.Namespace)
 		}
-		for {
+		for pages := 0; ; pages++ {
+			if pages == maxPages {
+				return nil, &APIError{Op: "ListRuns", Err: fmt.Errorf("still paging after %d pages", maxPages)}
+			}
 			var page struct {
 				Runs          []runJSON `json:"runs"`
 				NextPageToken string    `json:"next_page_token"`
@@ -39,7 +43,7 @@ func (c *Client) RunsByID(ctx context.Context, ids []string) (map[string]Run, er
 			for _, r := range page.Runs {
 				out[r.RunID] = r.run()
 			}
-			if page.NextPageToken == "" {
+			if page.NextPageToken == "" || page.NextPageToken == q.Get("page_token") {
 				break
 			}
 			q = url.Values{"page_token": {page.NextPageToken}, "page_size": {strconv.Itoa(listPage)}}
