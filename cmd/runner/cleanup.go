@@ -81,14 +81,15 @@ func cleanupCmd(ctx context.Context, args []string, e env) int {
 			return exitUsage
 		}
 	}
-	target, settings, err := plan.Connection(cfg, c.Flags, e.getenv, false)
+	// The connection as kf-run wait makes it: its secrets (config, auth,
+	// the CI token) masked in the log and the result.
+	p, err := plan.Follow(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run cleanup: %v\n", err)
 		return exitUsage
 	}
-	out.Mask(settings.Secrets()...)
-	p := &plan.Plan{Target: target, Auth: settings, CI: info}
-	if n := plan.CleanHost(&p.Target); n != nil {
+	out.Mask(p.Secrets...)
+	for _, n := range p.Notes {
 		out.Warningf(n.Key, "%s", n.Msg)
 	}
 	client, _, err := connect(p, out, e)
