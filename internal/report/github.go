@@ -73,11 +73,12 @@ func (g *GitHub) Publish(ctx context.Context, p *plan.Plan, c *console.Console) 
 }
 
 // commentable reports whether a PR comment can be written: on a pull
-// request, with a token. When not, and it matters, it says why on c.
+// request not from a fork (its token is read-only), with a token. When
+// not, and it matters, it says why on c.
 func commentable(info ci.Info, c *console.Console) bool {
 	switch {
 	case info.PR == 0:
-	case info.Token == "" && info.Fork:
+	case info.Fork:
 		c.Noticef("kf-run", "pull request from a fork: its token is read-only, so no PR comment; see the job summary")
 	case info.Token == "":
 		c.Noticef("kf-run", "no PR comment: GITHUB_TOKEN is not set. The Action passes github.token by default; "+
@@ -220,10 +221,6 @@ func (g *GitHub) comment(ctx context.Context, p *plan.Plan, c *console.Console) 
 // upsert creates each note's comment on the pull request, or updates the
 // one of ours that carries its marker.
 func (g *GitHub) upsert(ctx context.Context, info ci.Info, notes []sticky, c *console.Console) error {
-	if info.Fork {
-		c.Noticef("kf-run", "pull request from a fork: its token is read-only, so no PR comment; see the job summary")
-		return nil
-	}
 	owner, repo, ok := strings.Cut(info.Repo, "/")
 	if !ok || owner == "" || repo == "" {
 		return fmt.Errorf("PR comment: repository %q is not owner/name", info.Repo)
