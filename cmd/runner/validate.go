@@ -97,10 +97,7 @@ func requests(p *plan.Plan) any {
 		req.ExperimentID = fmt.Sprintf("<id of experiment %q>", pl.Experiment)
 		r := request{Name: pl.Name, Source: pl.Source, Host: p.Target.Host, Namespace: p.Target.Namespace, Experiment: pl.Experiment}
 		if pl.PipelineName != "" {
-			version := pl.Version
-			if version == "" {
-				version = pl.PipelineName
-			}
+			version := submit.VersionName(pl)
 			req.PipelineID = fmt.Sprintf("<id of pipeline %q>", pl.PipelineName)
 			req.VersionID = fmt.Sprintf("<id of version %q>", version)
 			r.Upload = &upload{Pipeline: pl.PipelineName, Version: version, Spec: pl.Spec.RunBody()}

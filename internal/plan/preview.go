@@ -69,9 +69,14 @@ func PreviewKey(repo string, pr int) string {
 	return PreviewLine + hash12("pr", repo, strconv.Itoa(pr)) + "."
 }
 
-func hash12(parts ...string) string {
+func hash12(parts ...string) string { return Digest(6, parts...) }
+
+// Digest is the first n bytes of the sha256 of parts joined by NUL, in
+// hex: the ids kf-run writes into descriptions and searches for (hex has
+// no SQL LIKE wildcard).
+func Digest(n int, parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return hex.EncodeToString(sum[:6])
+	return hex.EncodeToString(sum[:n])
 }
 
 // PreviewOf returns the pull request key in a description, or "".

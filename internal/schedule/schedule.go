@@ -53,16 +53,11 @@ const (
 	maxDescription = 255
 )
 
-func digest(n int, parts ...string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return hex.EncodeToString(sum[:n])
-}
-
 // ScopeID is the searchable id of the scope's schedules.
-func (s Scope) ScopeID() string { return digest(12, s.Repo, s.Config) }
+func (s Scope) ScopeID() string { return plan.Digest(12, s.Repo, s.Config) }
 
 // KeyID is the id of the schedule of pipeline entry name.
-func (s Scope) KeyID(name string) string { return digest(12, s.Repo, s.Config, name) }
+func (s Scope) KeyID(name string) string { return plan.Digest(12, s.Repo, s.Config, name) }
 
 // Desired is a schedule as the config wants it.
 type Desired struct {
@@ -119,7 +114,7 @@ func State(s *plan.Schedule) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("pipeline %q: parameters: %w", pl.Name, err)
 	}
-	return digest(16, string(b)), nil
+	return plan.Digest(16, string(b)), nil
 }
 
 func stamp(t time.Time) string {

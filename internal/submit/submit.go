@@ -90,6 +90,10 @@ func Request(p *plan.Pipeline) kfp.RunRequest {
 	return req
 }
 
+// VersionName is the version p goes up as: its version, or without one
+// the pipeline's name (its first version's).
+func VersionName(p *plan.Pipeline) string { return cmp.Or(p.Version, p.PipelineName) }
+
 // Version finds or creates pipeline p.PipelineName and its version
 // p.Version (the pipeline's name when unset), and writes their ids and
 // names into s. A version that already exists is reused only when it holds the
@@ -101,7 +105,7 @@ func Request(p *plan.Pipeline) kfp.RunRequest {
 func Version(ctx context.Context, api Uploader, p *plan.Pipeline, s *plan.Submission) error {
 	// Without a version the pipeline's first version, named after it, is
 	// the one; a later spec goes up under its content name.
-	version := cmp.Or(p.Version, p.PipelineName)
+	version := VersionName(p)
 	s.VersionName = version
 	yml, err := p.Spec.YAML()
 	if err != nil {
