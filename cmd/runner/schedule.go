@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -149,14 +148,8 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 	}
 	end()
 
-	md := schedule.Markdown(changes, scope, p.Target.Host, *dryRun)
-	for _, f := range []string{p.CI.SummaryPath, p.SummaryFile} {
-		if f == "" {
-			continue
-		}
-		if err := appendText(f, md); err != nil {
-			out.Warningf("report", "write %s: %v", f, err)
-		}
+	if err := report.ScheduleSummary(p, schedule.Markdown(changes, scope, p.Target.Host, *dryRun)); err != nil {
+		out.Warningf("report", "%v", err)
 	}
 	if *dryRun {
 		publishPlan(ctx, p, scope, schedule.CommentMarkdown(changes, scope, p.Target.Host, p.CI.ShortSHA), out)
@@ -209,16 +202,4 @@ func configKey(root, path string) string {
 		return clean
 	}
 	return filepath.ToSlash(rel)
-}
-
-func appendText(path, s string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(s)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -2,6 +2,8 @@ package report
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/kf-run/kf-run/internal/console"
@@ -56,4 +58,21 @@ func (g *GitLab) PublishSchedulePlan(ctx context.Context, p *plan.Plan, config, 
 		return nil
 	}
 	return g.upsert(ctx, p.CI, []sticky{schedulePlan(p, config, markdown, noteBudget)}, c)
+}
+
+// ScheduleSummary appends a schedule plan's markdown to the job summary
+// and --summary-file, with the plan's secrets redacted, as every other
+// summary kf-run writes. It returns the errors of both.
+func ScheduleSummary(p *plan.Plan, markdown string) error {
+	var errs []error
+	body := secrets(p).Replace(markdown)
+	for _, f := range []string{p.CI.SummaryPath, p.SummaryFile} {
+		if f == "" {
+			continue
+		}
+		if err := appendFile(f, body); err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", f, err))
+		}
+	}
+	return errors.Join(errs...)
 }
