@@ -68,8 +68,9 @@ func (ts TaskScript) lines(task string) []string {
 	if ts.LogLines <= 0 {
 		return ts.Log
 	}
-	out := append(make([]string, 0, len(ts.Log)+ts.LogLines), ts.Log...)
-	for i := 1; i <= min(ts.LogLines, maxLogLines); i++ {
+	n := min(ts.LogLines, maxLogLines)
+	out := append(make([]string, 0, len(ts.Log)+n), ts.Log...)
+	for i := 1; i <= n; i++ {
 		out = append(out, fmt.Sprintf("%s line %d/%d", task, i, ts.LogLines))
 	}
 	return out
