@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -358,7 +357,7 @@ func waitAll(ctx context.Context, client *kfp.Client, p *plan.Plan, out *console
 			ids = append(ids, pl.Submission.RunID)
 		}
 	}
-	ns := cmp.Or(p.Target.Namespace, "kubeflow") // where the runs' pods and workflows are
+	ns := p.Target.PodNamespace() // where the runs' pods and workflows are
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	if kube != nil {

@@ -101,7 +101,7 @@ func (c *Client) StepLog(ctx context.Context, run Run, s Step, minor int, limit 
 
 // namespace is where the run's pods are: the user's namespace, or KFP's
 // own in single-user mode.
-func (c *Client) namespace() string { return cmp.Or(c.target.Namespace, "kubeflow") }
+func (c *Client) namespace() string { return c.target.PodNamespace() }
 
 func shortErr(err error) string {
 	var ae *APIError

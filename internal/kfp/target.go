@@ -1,6 +1,7 @@
 package kfp
 
 import (
+	"cmp"
 	"net/url"
 	"strings"
 	"time"
@@ -70,3 +71,7 @@ func (t Task) Duration() time.Duration {
 	}
 	return t.End.Sub(t.Start)
 }
+
+// PodNamespace is where the runs' workflows and pods are: the profile
+// namespace on multi-user Kubeflow, else KFP's own (kubeflow).
+func (t Target) PodNamespace() string { return cmp.Or(t.Namespace, "kubeflow") }
