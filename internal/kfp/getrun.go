@@ -183,11 +183,8 @@ func (c *Client) GetRunSource(ctx context.Context, id string) (RunSource, error)
 		s.Parameters = r.RuntimeConfig.Parameters
 	}
 	if s.ExperimentID != "" {
-		var e struct {
-			DisplayName string `json:"display_name"`
-		}
-		if c.getJSON(ctx, "GetExperiment", "/apis/v2beta1/experiments/"+url.PathEscape(s.ExperimentID), nil, &e) == nil {
-			s.ExperimentName = e.DisplayName
+		if e, err := c.GetExperiment(ctx, s.ExperimentID); err == nil {
+			s.ExperimentName = e.Name
 		}
 	}
 	if ref := r.VersionRef; ref != nil && ref.PipelineID != "" {
@@ -203,7 +200,7 @@ func (c *Client) GetRunSource(ctx context.Context, id string) (RunSource, error)
 				DisplayName  string          `json:"display_name"`
 				PipelineSpec json.RawMessage `json:"pipeline_spec"`
 			}
-			if c.getJSON(ctx, "GetPipelineVersion", "/apis/v2beta1/pipelines/"+url.PathEscape(ref.PipelineID)+"/versions/"+url.PathEscape(ref.VersionID), nil, &v) == nil {
+			if c.getJSON(ctx, "GetPipelineVersion", versionPath(ref.PipelineID, ref.VersionID), nil, &v) == nil {
 				s.VersionName = v.DisplayName
 				if s.Spec == nil && len(v.PipelineSpec) > 0 && string(v.PipelineSpec) != "null" {
 					s.Spec = v.PipelineSpec
