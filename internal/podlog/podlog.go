@@ -50,26 +50,9 @@ func New(cfg *rest.Config) (*Reader, error) {
 // tail of its main container's log (at most limit bytes). Without a
 // workflow name it reads the first of names directly.
 func (r *Reader) WorkflowPodLog(ctx context.Context, namespace, workflow, nodeID string, names []string, limit int64) (string, string, error) {
-	pod := ""
-	if workflow == "" {
-		if len(names) == 0 {
-			return "", "", fmt.Errorf("no pod to look for")
-		}
-		pod = names[0]
-	} else {
-		list, err := r.core.Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: workflowLabel + "=" + workflow})
-		if err != nil {
-			return "", "", fmt.Errorf("list the pods of workflow %s in namespace %s: %w", workflow, namespace, err)
-		}
-		for _, p := range list.Items {
-			if (nodeID != "" && p.Annotations[nodeIDAnnotKey] == nodeID) || slices.Contains(names, p.Name) {
-				pod = p.Name
-				break
-			}
-		}
-		if pod == "" {
-			return "", "", fmt.Errorf("no pod of workflow %s in namespace %s is node %s (%d pods: deleted after the run?)", workflow, namespace, nodeID, len(list.Items))
-		}
+	pod, err := r.FindPod(ctx, namespace, workflow, nodeID, names)
+	if err != nil {
+		return "", "", err
 	}
 	n := int64(tailLines)
 	rc, err := r.core.Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{Container: "main", TailLines: &n}).Stream(ctx)
@@ -107,7 +90,7 @@ func (r *Reader) FindPod(ctx context.Context, namespace, workflow, nodeID string
 			return p.Name, nil
 		}
 	}
-	return "", fmt.Errorf("no pod of workflow %s in namespace %s is node %s", workflow, namespace, nodeID)
+	return "", fmt.Errorf("no pod of workflow %s in namespace %s is node %s (%d pods: deleted after the run?)", workflow, namespace, nodeID, len(list.Items))
 }
 
 // Stream follows the main container's log of pod, each line prefixed with
