@@ -40,7 +40,6 @@ func (s *Sandbox) GCRun(runID string) error {
 	if r.deletedAt.IsZero() {
 		r.deletedAt = s.clock.Now()
 		s.bumpLocked(r)
-		s.notifyLocked()
 	}
 	r.done = true // no workflow, nothing for the persistence agent to report
 	return nil

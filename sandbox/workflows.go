@@ -38,10 +38,13 @@ var workflowsPath = regexp.MustCompile(`^/apis/argoproj\.io/v1alpha1/namespaces/
 
 func isWorkflowsAPI(path string) bool { return strings.HasPrefix(path, "/apis/argoproj.io/") }
 
-// bumpLocked gives r's workflow the next resourceVersion.
+// bumpLocked gives r's workflow the next resourceVersion and wakes the
+// watches, so no change (a create through KFP's API, a retry) waits for
+// the next tick to be seen.
 func (s *Sandbox) bumpLocked(r *runSim) {
 	s.kubeRV++
 	r.rv = s.kubeRV
+	s.notifyLocked()
 }
 
 // notifyLocked wakes every watch and log follow.
