@@ -41,6 +41,7 @@ func connect(p *plan.Plan, out *console.Console, e env) (*kfp.Client, *auth.Conn
 	o := e.kfpOptions
 	o.Transport = conn.Transport
 	o.Hint = noSecretsHint(p.CI, conn.Hint(p.Target.Namespace))
+	o.UserAgent = "kf-run/" + version
 	if conn.Kube != nil && o.Pods == nil {
 		r, err := podlog.New(conn.Kube)
 		if err != nil {

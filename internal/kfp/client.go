@@ -80,6 +80,9 @@ type Options struct {
 	// Hint, when set, says what to do about an error (APIError.Hint): which
 	// credential was sent, which setting fixes it. Only the caller knows.
 	Hint func(*APIError) string
+	// UserAgent names kf-run to the server (its access logs, a gateway's
+	// rules), e.g. "kf-run/v1.2.3". Default "kf-run".
+	UserAgent string
 }
 
 // Client talks to one KFP API server. It is safe for concurrent use.
@@ -149,7 +152,7 @@ func New(t Target, o Options) (*Client, error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &http.Client{
-		Transport:     o.Transport,
+		Transport:     userAgent{next: o.Transport, ua: cmp.Or(o.UserAgent, "kf-run")},
 		Timeout:       o.AttemptTimeout,
 		CheckRedirect: noRedirect,
 	}
@@ -333,4 +336,19 @@ func dropZeroTimes(m map[string]any) {
 			}
 		}
 	}
+}
+
+// userAgent sets the User-Agent of every attempt that has none.
+type userAgent struct {
+	next http.RoundTripper
+	ua   string
+}
+
+func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("User-Agent") != "" {
+		return u.next.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", u.ua)
+	return u.next.RoundTrip(r)
 }

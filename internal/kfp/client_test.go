@@ -268,6 +268,9 @@ func TestCredentialsAndBody(t *testing.T) {
 		if got := r.Header.Get("X-Team"); got != "ml" {
 			t.Errorf("attempt %d: X-Team = %q", i, got)
 		}
+		if got := r.Header.Get("User-Agent"); got != "kf-run" {
+			t.Errorf("attempt %d: User-Agent = %q, want kf-run", i, got)
+		}
 		if ck, err := r.Cookie("oauth2_proxy_kubeflow"); err != nil || ck.Value != "c00kie" {
 			t.Errorf("attempt %d: cookie = %v, %v", i, ck, err)
 		}
