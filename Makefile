@@ -76,7 +76,7 @@ demo: build
 bench: build
 	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox $(GO) test -count=1 -run XXX -bench 'AfterFinalState|Track20Runs|FollowMemory' -benchtime 5x ./e2e/
 	KF_RUN_BIN=$(BIN)/kf-run KFP_SANDBOX_BIN=$(BIN)/kfp-sandbox KF_RUN_KFP_VENV=$(KF_RUN_KFP_VENV) $(GO) test -count=1 -run XXX -bench CompletionLag -benchtime 1x -timeout 20m ./e2e/
-	$(GO) test -count=1 -run XXX -bench Shape30m -benchtime 1x ./internal/wait/
+	$(GO) test -count=1 -run XXX -bench 'Shape30m|Shape20Runs' -benchtime 1x ./internal/wait/
 
 # Fuzz the spec parser, the config loader and --param parsing for a bounded
 # time each (FUZZTIME, default 60s); make test runs only their seeds.

@@ -38,8 +38,9 @@ type Result struct {
 // All follows the runs of pipelines together until each is final, timed
 // out, or ctx is done. Without a watch it reads every unfinished run with
 // one ListRuns a tick, and shapes the tick (see next) so that an end is
-// seen within about Interval*2 when one is likely and the server is left
-// alone when not. With o.Watch holding, it does not poll at all: it reads
+// seen within a few seconds when one is likely and the server is left
+// alone when not; however many runs, it reads no more often than polling
+// two runs one by one did (pollBudget). With o.Watch holding, it does not poll at all: it reads
 // a run (GetRun) only when its workflow changed, at most once a second
 // unless the change is final, and falls back to polling while the watch is
 // lost. A listed run without tasks (the task API) is read with GetRun on a
@@ -61,6 +62,7 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 	watching := false
 	pending := map[string]bool{} // runs whose workflow changed, to read
 	poll := true                 // read every run at the next turn
+	polls := 0                   // ticks read so far (see pollBudget)
 	failures := 0
 	for {
 		active := ts[:0:0]
@@ -87,6 +89,7 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 		}
 		if poll {
 			poll = false
+			polls++
 			if err := readAll(ctx, api, active, o, start); err != nil {
 				if ctx.Err() != nil {
 					continue
@@ -121,14 +124,20 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 			continue // all ended: the loop's top sees it
 		}
 		wait := o.Heartbeat
+		if !watching {
+			tick := o.Slow
+			for _, t := range active {
+				if !t.done {
+					tick = min(tick, t.next(now))
+				}
+			}
+			wait = max(jittered(tick), pollBudget(polls, o)-now.Sub(start))
+		}
 		for _, t := range active {
 			if t.done {
 				continue
 			}
 			t.heartbeat(now)
-			if !watching {
-				wait = min(wait, t.next(now))
-			}
 			if t.p.Timeout > 0 {
 				wait = min(wait, max(t.p.Timeout-now.Sub(start), time.Millisecond))
 			}
@@ -138,7 +147,7 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 		}
 		select {
 		case <-ctx.Done():
-		case <-o.After(jittered(wait)):
+		case <-o.After(wait):
 			poll = !watching
 		case ev := <-o.Watch:
 			switch {
@@ -233,18 +242,19 @@ func readOne(ctx context.Context, api ListAPI, t *tracker, o Options) {
 	}
 }
 
-// learn reads how long the last successful runs of each pipeline took (in
-// the experiments followed): the tick is shaped around when a run is
-// expected to end. Errors only lose the estimate.
+// learn reads how long the last successful runs of each pipeline took: in
+// the experiments followed, and where that says nothing of a pipeline (a
+// new experiment, a pull request's preview), in the whole namespace. The
+// tick is shaped around when a run is expected to end. Errors only lose
+// the estimate.
 func learn(ctx context.Context, api ListAPI, ts []*tracker, o Options) {
 	if o.History < 0 {
 		return
 	}
 	past := map[string][]kfp.PastRun{}
-	for _, t := range ts {
-		exp := t.p.Submission.ExperimentID
-		if _, ok := past[exp]; ok {
-			continue
+	read := func(exp string) []kfp.PastRun {
+		if runs, ok := past[exp]; ok {
+			return runs
 		}
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		runs, err := api.PastRuns(lctx, exp, o.History)
@@ -253,22 +263,32 @@ func learn(ctx context.Context, api ListAPI, ts []*tracker, o Options) {
 			runs = nil
 		}
 		past[exp] = runs
+		return runs
 	}
 	for _, t := range ts {
-		var ds []time.Duration
-		name := ""
-		if t.p.Spec != nil {
-			name = t.p.Spec.Name
-		}
-		for _, r := range past[t.p.Submission.ExperimentID] {
-			same := (t.p.Submission.PipelineID != "" && r.PipelineID == t.p.Submission.PipelineID) ||
-				(r.PipelineID == "" && t.p.Submission.PipelineID == "" && name != "" && r.Pipeline == name)
-			if same && r.ID != t.p.Submission.RunID {
-				ds = append(ds, r.Finished.Sub(r.Created))
-			}
+		ds := durations(t, read(t.p.Submission.ExperimentID))
+		if len(ds) < 2 && t.p.Submission.ExperimentID != "" {
+			ds = durations(t, read(""))
 		}
 		t.expect, t.spread = expectation(ds)
 	}
+}
+
+// durations are how long the past runs of t's pipeline took.
+func durations(t *tracker, past []kfp.PastRun) []time.Duration {
+	var ds []time.Duration
+	name := ""
+	if t.p.Spec != nil {
+		name = t.p.Spec.Name
+	}
+	for _, r := range past {
+		same := (t.p.Submission.PipelineID != "" && r.PipelineID == t.p.Submission.PipelineID) ||
+			(r.PipelineID == "" && t.p.Submission.PipelineID == "" && name != "" && r.Pipeline == name)
+		if same && r.ID != t.p.Submission.RunID {
+			ds = append(ds, r.Finished.Sub(r.Created))
+		}
+	}
+	return ds
 }
 
 // expectation is the median of past durations and how far around it a
@@ -298,17 +318,22 @@ func expectation(ds []time.Duration) (expect, spread time.Duration) {
 }
 
 // next is how long to wait before reading the run again: the tick's shape.
+// Its unit is Interval (1 s): the end is due "near" (every 2.5 s, a
+// median lag of about 1.25 s) or may come at any read (every 3.5 s). One ListRuns
+// serves every run, and pollBudget caps the reads, whatever the shape.
 //
 //   - Past runs say when it should end (expect ± spread): wait half the
-//     time left until the window opens (at most Slow), read every
-//     2×Interval inside it, and back off again once it is overdue.
-//   - Else, with only the last tasks running, the end can come at any
-//     read: every tenth of the time the newest running task has run,
-//     between Interval and 2×Interval; with a task still to start, the
-//     end is at least that task away: up to 4×Interval.
+//     time left until the window opens (at most Slow), and read every
+//     near inside it.
+//   - Else (no past runs, or the run outlived the window): with only the
+//     last tasks running, the end can come at any read (every 3.5 s);
+//     with a task still to start, it is at least that task away (a tenth
+//     of the time the newest running task has run, up to twice that). A
+//     task that has run for long is likely to run for long yet: past 70 s,
+//     every twentieth of its time so far, up to MaxInterval (15 s).
 func (t *tracker) next(now time.Time) time.Duration {
 	o := t.o
-	fast := o.Interval
+	near, anytime := 5*o.Interval/2, 7*o.Interval/2
 	created := t.out.Started
 	if !t.run.Created.IsZero() {
 		created = t.run.Created
@@ -317,11 +342,9 @@ func (t *tracker) next(now time.Time) time.Duration {
 		lo, hi := created.Add(t.expect-t.spread), created.Add(t.expect+t.spread)
 		switch {
 		case now.Before(lo):
-			return clamp(lo.Sub(now)/2, fast, o.Slow)
+			return clamp(lo.Sub(now)/2, o.Interval, o.Slow)
 		case !now.After(hi):
-			return 2 * fast
-		default:
-			return clamp(now.Sub(hi)/3, 2*fast, o.Slow/2)
+			return near
 		}
 	}
 	from, toCome := created, false
@@ -331,11 +354,31 @@ func (t *tracker) next(now time.Time) time.Duration {
 		}
 		toCome = toCome || (task.State != kfp.StateRunning && !task.State.IsTerminal())
 	}
+	ran := max(now.Sub(from), 0)
+	d := anytime
 	if toCome {
-		// A task has yet to start: the end is at least its run away.
-		return clamp(max(now.Sub(from), 0)/10, fast, 4*fast)
+		d = clamp(ran/10, anytime, 2*anytime)
 	}
-	return clamp(max(now.Sub(from), 0)/10, fast, 2*fast)
+	return max(d, min(ran/20, o.MaxInterval))
+}
+
+// pollBudget is how long after the wait began All may read for the
+// (polls+1)th time: not before polling two runs one by one, as kf-run did
+// before All (GetRun at once, then after Interval, each pause half again
+// as long up to MaxInterval, per run), had made that many reads. Whatever
+// the number of runs and the tick's shape, following them never reads
+// more often than following two did.
+func pollBudget(polls int, o Options) time.Duration {
+	k := polls / 2 // the old schedule's poll that allows this one
+	var at time.Duration
+	for d := o.Interval; k > 0; k-- {
+		if d >= o.MaxInterval {
+			return at + time.Duration(k)*o.MaxInterval
+		}
+		at += d
+		d = min(d*3/2, o.MaxInterval)
+	}
+	return at
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }

@@ -69,7 +69,7 @@ type Options struct {
 	// KFPMinor is the server's KFP 2.x minor version, -1 if unknown: it
 	// orders the pod names tried for logs. Zero means 2.0.
 	KFPMinor int
-	// Slow is the longest tick of All (default 60s), History how many
+	// Slow is the longest tick of All (default 30s), History how many
 	// past successful runs it reads to learn how long a pipeline takes
 	// (default 20; negative: none), DetailEvery how often it reads a run's
 	// tasks when ListRuns has none (task API; default: only on a change of
@@ -99,7 +99,7 @@ func (o *Options) defaults() {
 		o.MaxInterval = o.Interval
 	}
 	if o.Slow <= 0 {
-		o.Slow = time.Minute
+		o.Slow = 30 * time.Second
 	}
 	if o.History == 0 {
 		o.History = 20

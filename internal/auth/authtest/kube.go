@@ -82,8 +82,9 @@ type KubeAPI struct {
 	upstream *url.URL
 	pods     *url.URL // where /api/v1/namespaces/NS/pods... go; nil: 404
 
-	mu    sync.Mutex
-	users []string // who each proxied request was authenticated as
+	mu      sync.Mutex
+	users   []string // who each proxied request was authenticated as
+	proxied []string // each proxied request: "GET /apis/v2beta1/runs"
 }
 
 // NewKubeAPI serves service (namespace/name:port) in front of upstream.
@@ -132,6 +133,14 @@ func (k *KubeAPI) Users() []string {
 	return append([]string(nil), k.users...)
 }
 
+// Proxied lists each request proxied to the service, as "METHOD /path"
+// (the path under the service).
+func (k *KubeAPI) Proxied() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.proxied...)
+}
+
 func (k *KubeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	user := ""
 	switch {
@@ -170,6 +179,7 @@ func (k *KubeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	k.mu.Lock()
 	k.users = append(k.users, user)
+	k.proxied = append(k.proxied, r.Method+" /"+strings.TrimPrefix(rest, "/"))
 	k.mu.Unlock()
 	// The authentication filter drops the credentials before proxying.
 	r.Header.Del("Authorization")
