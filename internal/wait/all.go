@@ -323,8 +323,8 @@ func expectation(ds []time.Duration) (expect, spread time.Duration) {
 // serves every run, and pollBudget caps the reads, whatever the shape.
 //
 //   - Past runs say when it should end (expect ± spread): wait half the
-//     time left until the window opens (at most Slow), and read every
-//     near inside it.
+//     time left until the window opens (at most Slow, at least near), and
+//     read every near inside it.
 //   - Else (no past runs, or the run outlived the window): with only the
 //     last tasks running, the end can come at any read (every 3.5 s);
 //     with a task still to start, it is at least that task away (a tenth
@@ -342,7 +342,7 @@ func (t *tracker) next(now time.Time) time.Duration {
 		lo, hi := created.Add(t.expect-t.spread), created.Add(t.expect+t.spread)
 		switch {
 		case now.Before(lo):
-			return clamp(lo.Sub(now)/2, o.Interval, o.Slow)
+			return clamp(lo.Sub(now)/2, near, o.Slow)
 		case !now.After(hi):
 			return near
 		}
