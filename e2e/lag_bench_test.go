@@ -200,45 +200,36 @@ func lagRound(b *testing.B, k *authtest.KubeAPI, kubeconfig, experiment, round s
 			c.Wait()
 		})
 	}
-	// Fixed 5 s polling.
-	for _, id := range ids {
-		wg.Go(func() {
-			for {
-				req, _ := http.NewRequest("GET", shared.URL+"/apis/v2beta1/runs/"+id, nil)
-				req.Header.Set("User-Agent", "bench-fixed-5s")
-				var r apiRun
-				if res, err := http.DefaultClient.Do(req); err == nil {
-					json.NewDecoder(res.Body).Decode(&r)
-					res.Body.Close()
+	// GetRun per run until it ends, pausing pause(i) after the ith read.
+	pollEach := func(c *lagClient, agent string, pause func(i int) time.Duration) {
+		for _, id := range ids {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					req, _ := http.NewRequest("GET", shared.URL+"/apis/v2beta1/runs/"+id, nil)
+					req.Header.Set("User-Agent", agent)
+					var r apiRun
+					if res, err := http.DefaultClient.Do(req); err == nil {
+						json.NewDecoder(res.Body).Decode(&r)
+						res.Body.Close()
+					}
+					if r.State == "SUCCEEDED" || r.State == "FAILED" {
+						c.saw(id)
+						return
+					}
+					time.Sleep(pause(i))
 				}
-				if r.State == "SUCCEEDED" || r.State == "FAILED" {
-					fixed.saw(id)
-					return
-				}
-				time.Sleep(5 * time.Second)
-			}
-		})
+			})
+		}
 	}
-	// Today's kf-run: GetRun per run, 1 s growing by half up to 15 s,
-	// with ±20% jitter (wait.ForRun).
-	for _, id := range ids {
-		wg.Go(func() {
-			for interval := time.Second; ; interval = min(interval*3/2, 15*time.Second) {
-				req, _ := http.NewRequest("GET", shared.URL+"/apis/v2beta1/runs/"+id, nil)
-				req.Header.Set("User-Agent", "bench-today")
-				var r apiRun
-				if res, err := http.DefaultClient.Do(req); err == nil {
-					json.NewDecoder(res.Body).Decode(&r)
-					res.Body.Close()
-				}
-				if r.State == "SUCCEEDED" || r.State == "FAILED" {
-					today.saw(id)
-					return
-				}
-				time.Sleep(interval*4/5 + time.Duration(rand.Int64N(int64(interval*2/5))))
-			}
-		})
-	}
+	pollEach(fixed, "bench-fixed-5s", func(int) time.Duration { return 5 * time.Second })
+	// Today's kf-run (wait.ForRun): 1 s growing by half up to 15 s, ±20%.
+	pollEach(today, "bench-today", func(i int) time.Duration {
+		d := time.Second
+		for range i {
+			d = min(d*3/2, 15*time.Second)
+		}
+		return d*4/5 + time.Duration(rand.Int64N(int64(d*2/5)))
+	})
 	<-ended
 	cmd.Wait()
 	wg.Wait()
