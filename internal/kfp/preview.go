@@ -2,7 +2,6 @@ package kfp
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,47 +26,34 @@ type ListedRun struct {
 // with no escape clause: callers search for text without '_' and '%' and
 // check each answer exactly.
 func (c *Client) RunsWith(ctx context.Context, experimentID, substring string) ([]ListedRun, error) {
-	f := filter("description", "IS_SUBSTRING", "string_value", substring)
+	type listed struct {
+		runJSON
+		StorageState string `json:"storage_state"`
+		Ref          *struct {
+			PipelineID string `json:"pipeline_id"`
+			VersionID  string `json:"pipeline_version_id"`
+		} `json:"pipeline_version_reference"`
+		VersionID string `json:"pipeline_version_id"` // deprecated, KFP 2.0
+	}
+	q := url.Values{"page_size": {"100"}, "sort_by": {"created_at desc"}, "experiment_id": {experimentID},
+		"filter": {filter("description", "IS_SUBSTRING", "string_value", substring)}}
+	l := listing{op: "ListRuns", path: "/apis/v2beta1/runs", field: "runs", query: q}
 	var all []ListedRun
-	token := ""
-	for range maxPages {
-		q := url.Values{"page_size": {"100"}, "sort_by": {"created_at desc"}, "experiment_id": {experimentID},
-			"filter": {f}}
-		if token != "" {
-			q.Set("page_token", token)
-		}
-		var res struct {
-			Runs []struct {
-				runJSON
-				StorageState string `json:"storage_state"`
-				Ref          *struct {
-					PipelineID string `json:"pipeline_id"`
-					VersionID  string `json:"pipeline_version_id"`
-				} `json:"pipeline_version_reference"`
-				VersionID string `json:"pipeline_version_id"` // deprecated, KFP 2.0
-			} `json:"runs"`
-			NextPageToken string `json:"next_page_token"`
-		}
-		if err := c.getJSON(ctx, "ListRuns", "/apis/v2beta1/runs", q, &res); err != nil {
+	for j, err := range listAll[listed](ctx, c, l) {
+		if err != nil {
 			return nil, err
 		}
-		for _, j := range res.Runs {
-			r := ListedRun{Run: j.run(), VersionID: j.VersionID, Archived: j.StorageState == "ARCHIVED"}
-			r.Nodes = nil // a listing's task details are not needed here
-			if j.Ref != nil {
-				r.PipelineID = j.Ref.PipelineID
-				if j.Ref.VersionID != "" {
-					r.VersionID = j.Ref.VersionID
-				}
+		r := ListedRun{Run: j.run(), VersionID: j.VersionID, Archived: j.StorageState == "ARCHIVED"}
+		r.Nodes = nil // a listing's task details are not needed here
+		if j.Ref != nil {
+			r.PipelineID = j.Ref.PipelineID
+			if j.Ref.VersionID != "" {
+				r.VersionID = j.Ref.VersionID
 			}
-			all = append(all, r)
 		}
-		if res.NextPageToken == "" || res.NextPageToken == token {
-			return all, nil
-		}
-		token = res.NextPageToken
+		all = append(all, r)
 	}
-	return nil, &APIError{Op: "ListRuns", Err: fmt.Errorf("still paging after %d pages", maxPages)}
+	return all, nil
 }
 
 // Experiment is an experiment as kf-run sees it.
@@ -165,32 +151,19 @@ func (t Target) ExperimentURL(id string) string {
 // VersionsWith lists the versions of pipeline pipelineID whose description
 // contains substring (IS_SUBSTRING, as RunsWith), reading all pages.
 func (c *Client) VersionsWith(ctx context.Context, pipelineID, substring string) ([]Version, error) {
-	f := filter("description", "IS_SUBSTRING", "string_value", substring)
+	type listed struct {
+		named
+		ID          string `json:"pipeline_version_id"`
+		Description string `json:"description"`
+	}
+	l := listing{op: "ListPipelineVersions", path: "/apis/v2beta1/pipelines/" + url.PathEscape(pipelineID) + "/versions", field: "pipeline_versions",
+		query: url.Values{"page_size": {"100"}, "filter": {filter("description", "IS_SUBSTRING", "string_value", substring)}}}
 	var all []Version
-	token := ""
-	for range maxPages {
-		q := url.Values{"page_size": {"100"}, "filter": {f}}
-		if token != "" {
-			q.Set("page_token", token)
-		}
-		var res struct {
-			Versions []struct {
-				named
-				ID          string `json:"pipeline_version_id"`
-				Description string `json:"description"`
-			} `json:"pipeline_versions"`
-			NextPageToken string `json:"next_page_token"`
-		}
-		if err := c.getJSON(ctx, "ListPipelineVersions", "/apis/v2beta1/pipelines/"+url.PathEscape(pipelineID)+"/versions", q, &res); err != nil {
+	for v, err := range listAll[listed](ctx, c, l) {
+		if err != nil {
 			return nil, err
 		}
-		for _, v := range res.Versions {
-			all = append(all, Version{ID: v.ID, Name: v.uniqueName(), Description: v.Description})
-		}
-		if res.NextPageToken == "" || res.NextPageToken == token {
-			return all, nil
-		}
-		token = res.NextPageToken
+		all = append(all, Version{ID: v.ID, Name: v.uniqueName(), Description: v.Description})
 	}
-	return nil, &APIError{Op: "ListPipelineVersions", Err: fmt.Errorf("still paging after %d pages", maxPages)}
+	return all, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -223,40 +222,24 @@ func (c *Client) ListRecurringRuns(ctx context.Context, substring string) ([]Rec
 	return c.listRecurring(ctx, &s)
 }
 
-// maxPages bounds a listing against a server that never stops paging.
-const maxPages = 1000
-
 func (c *Client) listRecurring(ctx context.Context, filter *string) ([]RecurringRun, error) {
+	q := url.Values{"page_size": {"100"}}
+	if filter != nil {
+		q.Set("filter", *filter)
+	}
+	if ns := c.target.Namespace; ns != "" {
+		q.Set("namespace", ns)
+	}
+	// recurringRuns: the proto's own field name (recurring_run.proto).
+	l := listing{op: "ListRecurringRuns", path: recurringPath, field: "recurringRuns", query: q}
 	var all []RecurringRun
-	token := ""
-	for range maxPages {
-		q := url.Values{"page_size": {"100"}}
-		if filter != nil {
-			q.Set("filter", *filter)
-		}
-		if ns := c.target.Namespace; ns != "" {
-			q.Set("namespace", ns)
-		}
-		if token != "" {
-			q.Set("page_token", token)
-		}
-		var res struct {
-			// recurringRuns: the proto's own field name (recurring_run.proto).
-			RecurringRuns []recurringJSON `json:"recurringRuns"`
-			NextPageToken string          `json:"next_page_token"`
-		}
-		if err := c.getJSON(ctx, "ListRecurringRuns", recurringPath, q, &res); err != nil {
+	for j, err := range listAll[recurringJSON](ctx, c, l) {
+		if err != nil {
 			return nil, err
 		}
-		for _, j := range res.RecurringRuns {
-			all = append(all, j.recurring())
-		}
-		if res.NextPageToken == "" || res.NextPageToken == token {
-			return all, nil
-		}
-		token = res.NextPageToken
+		all = append(all, j.recurring())
 	}
-	return nil, &APIError{Op: "ListRecurringRuns", Err: fmt.Errorf("still paging after %d pages", maxPages)}
+	return all, nil
 }
 
 // EnableRecurringRun enables a recurring run. With catch-up on, KFP then
@@ -287,43 +270,31 @@ func (c *Client) DeleteRecurringRun(ctx context.Context, id string) error {
 // parameter works everywhere) newest first, stops at runs older than r,
 // and matches recurring_run_id itself.
 func (c *Client) ActiveRuns(ctx context.Context, r RecurringRun) ([]Run, error) {
+	type listed struct {
+		runJSON
+		RecurringRunID string `json:"recurring_run_id"`
+	}
+	q := url.Values{"page_size": {"100"}, "sort_by": {"created_at desc"}}
+	if r.ExperimentID != "" {
+		q.Set("experiment_id", r.ExperimentID)
+	} else if ns := c.target.Namespace; ns != "" {
+		q.Set("namespace", ns)
+	}
+	l := listing{op: "ListRuns", path: "/apis/v2beta1/runs", field: "runs", query: q}
 	var active []Run
-	token := ""
-	for range maxPages {
-		q := url.Values{"page_size": {"100"}, "sort_by": {"created_at desc"}}
-		if r.ExperimentID != "" {
-			q.Set("experiment_id", r.ExperimentID)
-		} else if ns := c.target.Namespace; ns != "" {
-			q.Set("namespace", ns)
-		}
-		if token != "" {
-			q.Set("page_token", token)
-		}
-		var res struct {
-			Runs []struct {
-				runJSON
-				RecurringRunID string `json:"recurring_run_id"`
-			} `json:"runs"`
-			NextPageToken string `json:"next_page_token"`
-		}
-		if err := c.getJSON(ctx, "ListRuns", "/apis/v2beta1/runs", q, &res); err != nil {
+	for j, err := range listAll[listed](ctx, c, l) {
+		if err != nil {
 			return nil, err
 		}
-		for _, j := range res.Runs {
-			run := j.run()
-			if !r.Created.IsZero() && !run.Created.IsZero() && run.Created.Before(r.Created.Add(-time.Second)) {
-				return active, nil // older than r: none further can be its
-			}
-			if j.RecurringRunID == r.ID && !run.State.IsTerminal() {
-				active = append(active, run)
-			}
+		run := j.run()
+		if !r.Created.IsZero() && !run.Created.IsZero() && run.Created.Before(r.Created.Add(-time.Second)) {
+			return active, nil // older than r: none further can be its
 		}
-		if res.NextPageToken == "" || res.NextPageToken == token {
-			return active, nil
+		if j.RecurringRunID == r.ID && !run.State.IsTerminal() {
+			active = append(active, run)
 		}
-		token = res.NextPageToken
 	}
-	return nil, &APIError{Op: "ListRuns", Err: fmt.Errorf("still paging after %d pages", maxPages)}
+	return active, nil
 }
 
 // sendJSON sends body (nil: none) to path with method and decodes a 200
