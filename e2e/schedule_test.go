@@ -279,3 +279,41 @@ pipelines:
 		t.Errorf("the second sync wrote %v", w)
 	}
 }
+
+// schedule sync loads the config as run does: a pipeline with compile:
+// is planned from the spec its command writes, not from the stale one in
+// place (another pipeline, without the dataset parameter), --dry-run
+// included; --no-compile reads the stale one.
+func TestScheduleSyncCompiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stale := filepath.Join("..", "sandbox", "testdata", "pipelines", "two_step.yaml")
+	copyFile(t, stale, filepath.Join(dir, "build", "train.yaml"))
+	copyFile(t, example(t, "train/pipeline.yaml"), filepath.Join(dir, "src", "train.yaml"))
+	writeConfig(t, dir, fmt.Sprintf(`kubeflow:
+  host: %s
+pipelines:
+  - name: train
+    compile: cp src/train.yaml build/train.yaml
+    spec: build/train.yaml
+    version: "v-{{ .Git.ShortSHA }}"
+    parameters: {dataset: gs://e2e/data.csv}
+    schedule: {cron: "0 2 * * *"}
+`, shared.URL))
+	env := scheduleEnv(uniq(t, "acme/compile"))
+
+	r := kfRun(context.Background(), t, dir, env, "schedule", "sync", "--dry-run")
+	if r.code != 0 {
+		t.Fatalf("dry run: want exit 0:\n%s", r)
+	}
+	i, j := strings.Index(r.stderr, "::group::Compile pipeline specs"), strings.Index(r.stderr, "create     train: cron 0 0 2 * * *")
+	if i < 0 || j < i || !strings.Contains(r.stderr, "train: compiled in ") {
+		t.Errorf("dry run: want the compile, then a plan to create train:\n%s", r)
+	}
+
+	copyFile(t, stale, filepath.Join(dir, "build", "train.yaml"))
+	r = kfRun(context.Background(), t, dir, env, "schedule", "sync", "--dry-run", "--no-compile")
+	if r.code != 2 || strings.Contains(r.stderr, "Compile pipeline specs") || !strings.Contains(r.stderr, `"dataset"`) {
+		t.Errorf("--no-compile: want exit 2 from the stale spec's parameters, no compile:\n%s", r)
+	}
+}

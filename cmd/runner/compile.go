@@ -17,7 +17,7 @@ import (
 	"github.com/kf-run/kf-run/internal/console"
 )
 
-// registerNoCompile adds --no-compile to run and validate.
+// registerNoCompile adds --no-compile to run, validate and schedule sync.
 func registerNoCompile(fs *flag.FlagSet, skip *bool) {
 	fs.BoolVar(skip, "no-compile", false, "do not run the pipelines' compile: commands; their specs must exist already")
 }
@@ -26,7 +26,7 @@ func registerNoCompile(fs *flag.FlagSet, skip *bool) {
 // distinct command once, before plan reads their specs: in the config
 // file's directory, with this process's whole environment (the job's), in
 // a log group of its own, on stderr with the rest of the progress.
-// validate runs them too (compiling is local).
+// validate runs them too (compiling is local), and schedule sync.
 // A failed command, or a spec it did not write as a pipeline, is a
 // *config.Error at the compile: key (exit 2, nothing submitted), after the
 // output's tail is shown masked and fenced.

@@ -124,35 +124,52 @@ func (c *commonFlags) registerTarget(fs *flag.FlagSet, kube bool) {
 
 // makePlan reads the CI facts and the config, and builds the plan.
 func makePlan(ctx context.Context, c commonFlags, e env, offline bool) (*plan.Plan, error) {
-	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile, Git: ci.GitCommand})
+	info, cfg, err := loadConfig(ctx, c, e, offline)
 	if err != nil {
 		return nil, err
 	}
-	var cfg *config.Config
+	c.Flags.Pipelines, c.Flags.Params = c.pipelines, c.params
+	return plan.New(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv, Offline: offline})
+}
+
+// loadConfig reads the CI facts and the config (--config, else kf-run.yaml;
+// none with --spec), then gets the specs ready for plan to read: a fork's
+// pull request that has this repository's secrets is refused
+// (plan.CheckFork), then the compile: commands run. run, validate and
+// schedule sync all load this way, so none reads a stale spec, and a
+// secret missing on a fork's pull request says why. offline (validate)
+// reads an unset ${VAR} as empty and skips the fork check: it uses no
+// secret.
+func loadConfig(ctx context.Context, c commonFlags, e env, offline bool) (ci.Info, *config.Config, error) {
+	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile, Git: ci.GitCommand})
+	if err != nil {
+		return info, nil, err
+	}
 	path := c.config
 	if path == "" && c.Spec == "" {
 		path = config.DefaultFile
 	}
-	if path != "" {
-		load := config.Load
-		if offline {
-			load = config.LoadOffline
-		}
-		if cfg, err = load(path, e.lookupEnv); err != nil {
-			return nil, noSecretsNote(err, info)
-		}
-		if !offline {
-			// Before compile: commands, which are the fork's code too.
-			if err := plan.CheckFork(cfg, info); err != nil {
-				return nil, err
-			}
-		}
-		if err := compileSpecs(ctx, cfg, c, info, e, offline); err != nil {
-			return nil, err
+	if path == "" {
+		return info, nil, nil
+	}
+	load := config.Load
+	if offline {
+		load = config.LoadOffline
+	}
+	cfg, err := load(path, e.lookupEnv)
+	if err != nil {
+		return info, nil, noSecretsNote(err, info)
+	}
+	if !offline {
+		// Before compile: commands, which are the fork's code too.
+		if err := plan.CheckFork(cfg, info); err != nil {
+			return info, nil, err
 		}
 	}
-	c.Flags.Pipelines, c.Flags.Params = c.pipelines, c.params
-	return plan.New(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv, Offline: offline})
+	if err := compileSpecs(ctx, cfg, c, info, e, offline); err != nil {
+		return info, nil, err
+	}
+	return info, cfg, nil
 }
 
 func runCommand() command {

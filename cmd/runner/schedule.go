@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/kf-run/kf-run/internal/ci"
-	"github.com/kf-run/kf-run/internal/config"
 	"github.com/kf-run/kf-run/internal/console"
 	"github.com/kf-run/kf-run/internal/plan"
 	"github.com/kf-run/kf-run/internal/report"
@@ -18,7 +17,7 @@ import (
 func scheduleCommand() command {
 	return command{
 		name:  "schedule sync",
-		usage: "kf-run schedule sync [--config FILE] [--dry-run] [--prune] [--summary-file FILE] [--no-comment] [--comment-key KEY]",
+		usage: "kf-run schedule sync [--config FILE] [--dry-run] [--prune] [--no-compile] [--summary-file FILE] [--no-comment] [--comment-key KEY]",
 		about: `Makes KFP's recurring runs match the schedule: blocks of kf-run.yaml. It
 prints a plan (create, replace, enable, disable, delete, unchanged), then
 applies it. A recurring run is kf-run's by a key in its description
@@ -30,6 +29,16 @@ one deleted once none of its runs is active (a later sync deletes what
 waits). Each schedule runs the pipeline version of this commit (uploaded
 when created; never KFP's "latest"). A schedule removed from the config is
 disabled, or deleted with --prune.
+
+The config is loaded as kf-run run loads it. The pipelines' compile:
+commands run first, all of them and on --dry-run too (the plan reads
+every spec), so each schedule is planned from the spec this commit
+compiles to; --no-compile skips them. A pull request from a fork that
+runs with this repository's secrets (pull_request_target; a GitLab merge
+request pipeline run in the parent project) is refused before any
+compile: command runs, --dry-run included, unless preview.allow_forks:
+true: the fork's config and commands are its code. On a fork's
+pull_request, which gets no secrets, an unset ${VAR} error says so.
 
 Cron times are read in the time zone of the cluster's scheduled-workflow
 controller (pipeline-install-config's cronScheduleTimezone, UTC by
@@ -43,13 +52,15 @@ updated in place by each push.`,
 		exits: `Exit codes:
   0    KFP matches the config (or, with --dry-run, the plan was printed)
   1    a change failed or KFP could not be reached (the others were made; run it again)
-  2    usage or config error: nothing was changed
+  2    usage or config error (or a failed compile: command, a fork's pull
+       request refused): nothing was changed
   130  interrupted`,
 	}
 }
 
-// scheduleCmd wires kf-run schedule sync: config → plan.Schedules →
-// schedule.Plan → print → schedule.Apply → report.
+// scheduleCmd wires kf-run schedule sync: config (loaded and compiled as
+// for run) → plan.Schedules → schedule.Plan → print → schedule.Apply →
+// report.
 func scheduleCmd(ctx context.Context, args []string, e env) int {
 	cmd := scheduleCommand()
 	if len(args) == 0 || args[0] != "sync" {
@@ -70,23 +81,15 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 	prune := fs.Bool("prune", false, "delete the recurring runs of schedules removed from the config (default: disable them)")
 	fs.BoolVar(&c.NoComment, "no-comment", false, "with --dry-run on a pull request: do not post or update the plan's comment (merge request note on GitLab)")
 	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's plan comment apart from other legs of a matrix job (or KF_RUN_COMMENT_KEY)")
+	registerNoCompile(fs, &c.noCompile)
 	if _, code, ok := cmd.parse(fs, args[1:], e, 0); !ok {
 		return code
 	}
 
-	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile, Git: ci.GitCommand})
+	info, cfg, err := loadConfig(ctx, c, e, false)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run schedule: %v\n", err)
 		return errCode(err)
-	}
-	path := c.config
-	if path == "" {
-		path = config.DefaultFile
-	}
-	cfg, err := config.Load(path, e.lookupEnv)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kf-run schedule: %v\n", err)
-		return exitUsage
 	}
 	p, scheds, err := plan.Schedules(plan.Input{Config: cfg, Flags: c.Flags, CI: info, Getenv: e.getenv})
 	if err != nil {
@@ -95,7 +98,7 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 	}
 	out := console.New(e.stderr, p.CI.Provider, e.terminal(e.stderr))
 	out.Mask(p.Secrets...)
-	scope := schedule.Scope{Repo: p.CI.Repo, Config: configKey(p.CI.Root, path)}
+	scope := schedule.Scope{Repo: p.CI.Repo, Config: configKey(p.CI.Root, cfg.Path)}
 	if scope.Repo == "" {
 		scope.Repo = "local"
 	}
