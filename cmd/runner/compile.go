@@ -30,12 +30,20 @@ func registerNoCompile(fs *flag.FlagSet, skip *bool) {
 // A failed command, or a spec it did not write as a pipeline, is a
 // *config.Error at the compile: key (exit 2, nothing submitted), after the
 // output's tail is shown masked and fenced.
-func compileSpecs(ctx context.Context, cfg *config.Config, c commonFlags, info ci.Info, e env, validate bool) error {
+// compiles says whether compileSpecs would run a command.
+func compiles(cfg *config.Config, c commonFlags) bool {
+	jobs, _ := compileJobs(cfg, c)
+	return len(jobs) > 0
+}
+
+// compileJobs are the compile: commands of the selected pipelines, and the
+// line of the first compile: key that gives each command.
+func compileJobs(cfg *config.Config, c commonFlags) ([]compile.Job, map[string]int) {
 	if cfg == nil || c.noCompile {
-		return nil
+		return nil, nil
 	}
 	var jobs []compile.Job
-	line := map[string]int{} // command → the first compile: key that gives it
+	line := map[string]int{}
 	for _, pl := range cfg.Pipelines {
 		if pl.Compile.Value == "" || (len(c.pipelines) > 0 && !slices.Contains(c.pipelines, pl.Name.Value)) {
 			continue
@@ -45,6 +53,11 @@ func compileSpecs(ctx context.Context, cfg *config.Config, c commonFlags, info c
 			line[pl.Compile.Value] = pl.Compile.Line
 		}
 	}
+	return jobs, line
+}
+
+func compileSpecs(ctx context.Context, cfg *config.Config, c commonFlags, info ci.Info, e env, validate bool) error {
+	jobs, line := compileJobs(cfg, c)
 	if len(jobs) == 0 {
 		return nil
 	}

@@ -160,10 +160,15 @@ func loadConfig(ctx context.Context, c commonFlags, e env, offline bool) (ci.Inf
 	if err != nil {
 		return info, nil, noSecretsNote(err, info)
 	}
-	if !offline {
-		// Before compile: commands, which are the fork's code too.
-		if err := plan.CheckFork(cfg, info); err != nil {
+	// Before compile: commands, which are the fork's code too: validate
+	// submits nothing, but would run them with the job's secrets all the
+	// same.
+	if err := plan.CheckFork(cfg, info); err != nil {
+		switch {
+		case !offline:
 			return info, nil, err
+		case compiles(cfg, c):
+			return info, nil, fmt.Errorf("%w (to check the fork's committed specs without running its compile: commands, validate --no-compile)", err)
 		}
 	}
 	if err := compileSpecs(ctx, cfg, c, info, e, offline); err != nil {

@@ -12,6 +12,7 @@ import (
 
 // schedule sync loads the config as run does: the fork check before any
 // compile: command, the no-secrets hint on a config error, --no-compile.
+// validate, which submits nothing, refuses a fork's compile: commands.
 // None of these cases gets as far as KFP (its host refuses connections).
 func TestScheduleLoadsAsRun(t *testing.T) {
 	t.Parallel()
@@ -31,10 +32,11 @@ pipelines:
 	ok := "touch compiled && mkdir -p build && cp " + spec + " build/train.yaml"
 	tests := []struct {
 		name     string
-		preview  string // the config's preview: line
-		compile  string // the compile: command, when not ok
-		event    string // GitHub event of a fork's pull request, if any
-		noToken  bool   // KFP_TOKEN is not set
+		cmd      []string // default schedule sync
+		preview  string   // the config's preview: line
+		compile  string   // the compile: command, when not ok
+		event    string   // GitHub event of a fork's pull request, if any
+		noToken  bool     // KFP_TOKEN is not set
 		vars     map[string]string
 		args     []string
 		code     int
@@ -55,6 +57,19 @@ pipelines:
 		{
 			name: "fork with secrets: refused with --no-compile too", event: "pull_request_target", args: []string{"--no-compile"},
 			code: 2, stderr: []string{"refusing to submit the head of pull request #7"},
+		},
+		{
+			// validate submits nothing, but compile: would run the fork's
+			// code with the job's secrets.
+			name: "validate, fork with secrets: compile: refused", cmd: []string{"validate"}, event: "pull_request_target",
+			code: 2, stderr: []string{"refusing to submit the head of pull request #7", "validate --no-compile"},
+			unwanted: []string{"Compile pipeline specs"},
+		},
+		{
+			name: "validate --no-compile, fork with secrets: the committed spec is checked", cmd: []string{"validate"}, event: "pull_request_target",
+			args: []string{"--no-compile"},
+			code: 2, stderr: []string{"kf-run.yaml:8 writes it: run without --no-compile)"},
+			unwanted: []string{"Compile pipeline specs", "refusing"},
 		},
 		{
 			// An invalid host stops the plan after compiling, before KFP.
@@ -104,7 +119,11 @@ pipelines:
 			}
 			maps.Copy(vars, tt.vars)
 			e, stdout, stderr := testEnv(vars)
-			code := run(context.Background(), append([]string{"schedule", "sync", "--config", path}, tt.args...), e)
+			cmd := tt.cmd
+			if cmd == nil {
+				cmd = []string{"schedule", "sync"}
+			}
+			code := run(context.Background(), append(append(cmd, "--config", path), tt.args...), e)
 			got := strings.ReplaceAll(stderr.String(), path, "kf-run.yaml")
 			if code != tt.code {
 				t.Errorf("exit %d, want %d", code, tt.code)
