@@ -37,30 +37,43 @@ request pipeline). Progress goes to stderr, one line of result to stdout.`,
   1    a KFP call failed (what was done stays done; run it again to go on)
   2    usage or config error: nothing was changed
   130  interrupted`,
+		flags: func() *flag.FlagSet { return new(cleanupOptions).flagSet() },
+		run:   cleanupCmd,
 	}
+}
+
+// cleanupOptions are kf-run cleanup's flags.
+type cleanupOptions struct {
+	c              commonFlags
+	pr             int
+	deleteVersions bool
+}
+
+func (o *cleanupOptions) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
+	fs.StringVar(&o.c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
+	o.c.registerTarget(fs, true)
+	fs.IntVar(&o.pr, "pr", 0, "pull request (merge request IID) `N` (default: the CI event's)")
+	fs.StringVar(&o.c.Experiment, "experiment", "", "the pull request's experiment `NAME` (default: preview.experiment, else pr-N)")
+	fs.BoolVar(&o.deleteVersions, "delete-versions", false, "also delete the pipeline versions uploaded for the pull request's commits")
+	return fs
 }
 
 // cleanupCmd wires kf-run cleanup: flags and config → the experiment and
 // key of the pull request → preview.Cleanup → what it did.
 func cleanupCmd(ctx context.Context, args []string, e env) int {
-	cmd := cleanupCommand()
-	fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
-	var c commonFlags
-	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
-	c.registerTarget(fs, true)
-	pr := fs.Int("pr", 0, "pull request (merge request IID) `N` (default: the CI event's)")
-	fs.StringVar(&c.Experiment, "experiment", "", "the pull request's experiment `NAME` (default: preview.experiment, else pr-N)")
-	deleteVersions := fs.Bool("delete-versions", false, "also delete the pipeline versions uploaded for the pull request's commits")
-	if _, code, ok := cmd.parse(fs, args, e, 0); !ok {
+	var opt cleanupOptions
+	if _, code, ok := cleanupCommand().parse(opt.flagSet(), args, e, 0); !ok {
 		return code
 	}
+	c := opt.c
 	info, err := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run cleanup: %v\n", err)
 		return exitUsage
 	}
 	out := console.New(e.stderr, info.Provider, false)
-	n := *pr
+	n := opt.pr
 	if n == 0 {
 		n = info.PR
 	}
@@ -99,7 +112,7 @@ func cleanupCmd(ctx context.Context, args []string, e env) int {
 	}
 
 	end := out.Group(fmt.Sprintf("Clean up pull request #%d at %s", n, p.Target.Host))
-	done, err := preview.Cleanup(ctx, client, preview.Closed{Experiment: exp, Key: plan.PreviewKey(info.Repo, n), DeleteVersions: *deleteVersions})
+	done, err := preview.Cleanup(ctx, client, preview.Closed{Experiment: exp, Key: plan.PreviewKey(info.Repo, n), DeleteVersions: opt.deleteVersions})
 	for _, r := range done.Terminated {
 		out.Printf("run %s (%s) terminated (was %s)", r.ID, r.Name, r.State)
 	}
@@ -124,7 +137,7 @@ func cleanupCmd(ctx context.Context, args []string, e env) int {
 	case done.Experiment.ID == "":
 		res.Printf("pull request #%d: nothing to clean up: no experiment %q at %s", n, exp, p.Target.Host)
 	case !done.Changed():
-		res.Printf("pull request #%d: nothing to clean up: experiment %q is archived, no run of it is running%s", n, exp, versionsNote(*deleteVersions))
+		res.Printf("pull request #%d: nothing to clean up: experiment %q is archived, no run of it is running%s", n, exp, versionsNote(opt.deleteVersions))
 	default:
 		res.Printf("pull request #%d: %s", n, summary(done, exp))
 	}

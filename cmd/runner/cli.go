@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,16 +10,31 @@ import (
 	"time"
 )
 
-// command is what a command's --help says: its usage lines, what it does,
-// the environment variables it reads and the exit codes it can return. Each
-// command has its own, so no help lists a flag or a code that does not
-// apply.
+// command is one of kf-run's commands: what its --help says (its usage
+// lines, what it does, the environment variables it reads and the exit
+// codes it can return), its flags and how to run it. Each command has its
+// own, so no help lists a flag or a code that does not apply.
 type command struct {
-	name  string
+	name  string // as typed: "run", "schedule sync"
 	usage string // the usage lines, without "Usage: "
 	about string // what it does, a paragraph or two
 	env   []string
 	exits string
+	// flags makes the command's flag set, bound to fresh variables, without
+	// running anything: what its --help lists, and what a tool that must
+	// know the flags (shell completion) reads. nil: it takes no flags.
+	flags func() *flag.FlagSet
+	// run runs it with the arguments after its first word.
+	run func(ctx context.Context, args []string, e env) int
+}
+
+// commands are kf-run's commands, in the order its help lists them: what
+// run dispatches on, so a command is in this one list or nowhere.
+func commands() []command {
+	return []command{
+		runCommand(), waitCommand(), validateCommand(), doctorCommand(), stopCommand(),
+		scheduleCommand(), cleanupCommand(), versionCommand(),
+	}
 }
 
 // envDoc says what an environment variable kf-run reads is for.

@@ -35,19 +35,29 @@ read.`,
   0  every check passed
   1  a check failed (the line that says FAIL says what to fix)
   2  the settings are wrong (a config error, two modes at once)`,
+		flags: func() *flag.FlagSet { return new(doctorOptions).flagSet() },
+		run:   doctorCmd,
 	}
+}
+
+// doctorOptions are kf-run doctor's flags.
+type doctorOptions struct{ c commonFlags }
+
+func (d *doctorOptions) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.StringVar(&d.c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
+	d.c.registerTarget(fs, true)
+	return fs
 }
 
 // doctorCmd runs the checks in order and stops at the first that fails,
 // since each needs the one before.
 func doctorCmd(ctx context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	var c commonFlags
-	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
-	c.registerTarget(fs, true)
-	if _, code, ok := doctorCommand().parse(fs, args, e, 0); !ok {
+	var opt doctorOptions
+	if _, code, ok := doctorCommand().parse(opt.flagSet(), args, e, 0); !ok {
 		return code
 	}
+	c := opt.c
 	info, _ := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile})
 	out := console.New(e.stdout, info.Provider, false)
 	cfg, err := doctorConfig(c.config, e)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,30 +66,19 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	switch args[0] {
-	case "run":
-		return runCmd(ctx, args[1:], e)
-	case "wait":
-		return waitCmd(ctx, args[1:], e)
-	case "validate":
-		return validateCmd(ctx, args[1:], e)
-	case "doctor":
-		return doctorCmd(ctx, args[1:], e)
-	case "stop":
-		return stopCmd(ctx, args[1:], e)
-	case "schedule":
-		return scheduleCmd(ctx, args[1:], e)
-	case "cleanup":
-		return cleanupCmd(ctx, args[1:], e)
-	case "version", "--version":
-		fmt.Fprintln(e.stdout, versionLine(version))
-		return exitOK
+	case "--version":
+		return versionCmd(ctx, args[1:], e)
 	case "help", "-h", "--help":
 		fmt.Fprint(e.stdout, usageText+"\nkf-run run and kf-run wait:\n"+exitCodesHelp+"\n")
 		return exitOK
-	default:
-		fmt.Fprintf(e.stderr, "kf-run: unknown command %q\n\n%s", args[0], usageText)
-		return exitUsage
 	}
+	for _, c := range commands() {
+		if strings.Fields(c.name)[0] == args[0] {
+			return c.run(ctx, args[1:], e)
+		}
+	}
+	fmt.Fprintf(e.stderr, "kf-run: unknown command %q\n\n%s", args[0], usageText)
+	return exitUsage
 }
 
 // terminal reports whether w is a terminal.
@@ -190,12 +180,20 @@ one line per pipeline (name, state, run link), or with --output json one
 JSON object.`,
 		env:   append(append(connectEnv(), "KO_DOCKER_REPO", "KF_RUN_REGISTRY_USERNAME", "KF_RUN_STATE_FILE"), reportEnv()...),
 		exits: exitCodesHelp,
+		flags: func() *flag.FlagSet { return new(runOptions).flagSet() },
+		run:   runCmd,
 	}
 }
 
-func runCmd(ctx context.Context, args []string, e env) int {
+// runOptions are kf-run run's flags.
+type runOptions struct {
+	c commonFlags
+	o outputFlags
+}
+
+func (r *runOptions) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var c commonFlags
+	c := &r.c
 	c.registerSelect(fs)
 	c.registerTarget(fs, true)
 	fs.BoolVar(&c.NoWait, "no-wait", false, "submit, print the run links and exit 0 without waiting")
@@ -204,11 +202,16 @@ func runCmd(ctx context.Context, args []string, e env) int {
 	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment (merge request note on GitLab)")
 	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's PR comment apart from other legs of a matrix job, e.g. the matrix values (or KF_RUN_COMMENT_KEY)")
 	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the markdown report (the GitHub job summary) to `FILE`")
-	var o outputFlags
-	o.register(fs)
-	if _, code, ok := runCommand().parse(fs, args, e, 0); !ok {
+	r.o.register(fs)
+	return fs
+}
+
+func runCmd(ctx context.Context, args []string, e env) int {
+	var opt runOptions
+	if _, code, ok := runCommand().parse(opt.flagSet(), args, e, 0); !ok {
 		return code
 	}
+	c, o := opt.c, opt.o
 	p, err := makePlan(ctx, c, e, false)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run: %v\n", err)

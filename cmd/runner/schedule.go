@@ -55,7 +55,29 @@ updated in place by each push.`,
   2    usage or config error (or a failed compile: command, a fork's pull
        request refused): nothing was changed
   130  interrupted`,
+		flags: func() *flag.FlagSet { return new(scheduleOptions).flagSet() },
+		run:   scheduleCmd,
 	}
+}
+
+// scheduleOptions are kf-run schedule sync's flags.
+type scheduleOptions struct {
+	c             commonFlags
+	dryRun, prune bool
+}
+
+func (s *scheduleOptions) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("schedule sync", flag.ContinueOnError)
+	c := &s.c
+	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml)")
+	c.registerTarget(fs, true)
+	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the plan as markdown to `FILE`")
+	fs.BoolVar(&s.dryRun, "dry-run", false, "print the plan; upload and change nothing")
+	fs.BoolVar(&s.prune, "prune", false, "delete the recurring runs of schedules removed from the config (default: disable them)")
+	fs.BoolVar(&c.NoComment, "no-comment", false, "with --dry-run on a pull request: do not post or update the plan's comment (merge request note on GitLab)")
+	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's plan comment apart from other legs of a matrix job (or KF_RUN_COMMENT_KEY)")
+	registerNoCompile(fs, &c.noCompile)
+	return fs
 }
 
 // scheduleCmd wires kf-run schedule sync: config (loaded and compiled as
@@ -72,19 +94,11 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "kf-run schedule: want a subcommand: sync\nRun 'kf-run schedule sync --help' for its usage.\n")
 		return exitUsage
 	}
-	fs := flag.NewFlagSet("schedule sync", flag.ContinueOnError)
-	var c commonFlags
-	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml)")
-	c.registerTarget(fs, true)
-	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the plan as markdown to `FILE`")
-	dryRun := fs.Bool("dry-run", false, "print the plan; upload and change nothing")
-	prune := fs.Bool("prune", false, "delete the recurring runs of schedules removed from the config (default: disable them)")
-	fs.BoolVar(&c.NoComment, "no-comment", false, "with --dry-run on a pull request: do not post or update the plan's comment (merge request note on GitLab)")
-	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's plan comment apart from other legs of a matrix job (or KF_RUN_COMMENT_KEY)")
-	registerNoCompile(fs, &c.noCompile)
-	if _, code, ok := cmd.parse(fs, args[1:], e, 0); !ok {
+	var opt scheduleOptions
+	if _, code, ok := cmd.parse(opt.flagSet(), args[1:], e, 0); !ok {
 		return code
 	}
+	c := opt.c
 
 	info, cfg, err := loadConfig(ctx, c, e, false)
 	if err != nil {
@@ -114,7 +128,7 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 	}
 
 	end := out.Group("Schedules at " + p.Target.Host)
-	changes, err := schedule.Plan(ctx, client, scope, want, *prune)
+	changes, err := schedule.Plan(ctx, client, scope, want, opt.prune)
 	if err != nil {
 		end()
 		out.Errorf("kf-run schedule", "%v", err)
@@ -124,7 +138,7 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 		return exitError
 	}
 	title := "Plan"
-	if *dryRun {
+	if opt.dryRun {
 		title = "Plan (dry run: nothing is uploaded or changed)"
 	}
 	out.Printf("%s for %s %s:", title, scope.Repo, scope.Config)
@@ -137,7 +151,7 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 	out.Printf("%s", schedule.TimeZone)
 	var applyErr error
 	switch {
-	case *dryRun:
+	case opt.dryRun:
 	case !schedule.Writes(changes):
 		out.Printf("Nothing to change: KFP matches the config.")
 	default:
@@ -151,10 +165,10 @@ func scheduleCmd(ctx context.Context, args []string, e env) int {
 	}
 	end()
 
-	if err := report.ScheduleSummary(p, schedule.Markdown(changes, scope, p.Target.Host, *dryRun)); err != nil {
+	if err := report.ScheduleSummary(p, schedule.Markdown(changes, scope, p.Target.Host, opt.dryRun)); err != nil {
 		out.Warningf("report", "%v", err)
 	}
-	if *dryRun {
+	if opt.dryRun {
 		publishPlan(ctx, p, scope, schedule.CommentMarkdown(changes, scope, p.Target.Host, p.CI.ShortSHA), out)
 	}
 	switch {

@@ -35,22 +35,35 @@ Runs of a config with cancel_on_interrupt: false are not recorded.`,
   1    a run could not be stopped (it stays in the file)
   2    the settings are wrong
   130  interrupted`,
+		flags: func() *flag.FlagSet { return new(stopOptions).flagSet() },
+		run:   stopCmd,
 	}
+}
+
+// stopOptions are kf-run stop's flags.
+type stopOptions struct {
+	c     commonFlags
+	state string
+}
+
+func (s *stopOptions) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
+	fs.StringVar(&s.c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
+	s.c.registerTarget(fs, true)
+	fs.StringVar(&s.state, "state", "", "state `FILE` written by kf-run run (env KF_RUN_STATE_FILE, default "+stop.DefaultFile+")")
+	return fs
 }
 
 // stopCmd wires kf-run stop: state file → connection → stop.Runs → report.
 func stopCmd(ctx context.Context, args []string, e env) int {
-	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
-	var c commonFlags
-	fs.StringVar(&c.config, "config", "", "config `FILE` (default kf-run.yaml when present)")
-	c.registerTarget(fs, true)
-	state := fs.String("state", "", "state `FILE` written by kf-run run (env KF_RUN_STATE_FILE, default "+stop.DefaultFile+")")
-	if _, code, ok := stopCommand().parse(fs, args, e, 0); !ok {
+	var opt stopOptions
+	if _, code, ok := stopCommand().parse(opt.flagSet(), args, e, 0); !ok {
 		return code
 	}
+	c := opt.c
 	info, _ := ci.FromEnv(ci.Env{Getenv: e.getenv, ReadFile: e.readFile})
 	out := console.New(e.stdout, info.Provider, false)
-	path := stop.Path(*state, info.StatePath)
+	path := stop.Path(opt.state, info.StatePath)
 	runs, err := stop.Load(path)
 	if err != nil {
 		out.Errorf("kf-run stop", "%v", err)

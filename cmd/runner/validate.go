@@ -27,18 +27,31 @@ with which parameters and which spec. ko:// images are shown unbuilt.`,
 		exits: `Exit codes:
   0  the config, the specs and the parameters are fine
   2  they are not: the error says what and where (file:line)`,
+		flags: func() *flag.FlagSet { return new(validateOptions).flagSet() },
+		run:   validateCmd,
 	}
 }
 
-func validateCmd(ctx context.Context, args []string, e env) int {
+// validateOptions are kf-run validate's flags.
+type validateOptions struct {
+	c     commonFlags
+	print bool
+}
+
+func (v *validateOptions) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	var c commonFlags
-	c.registerSelect(fs)
-	c.registerTarget(fs, false)
-	print := fs.Bool("print", false, "print per pipeline the request kf-run run would send, as JSON")
-	if _, code, ok := validateCommand().parse(fs, args, e, 0); !ok {
+	v.c.registerSelect(fs)
+	v.c.registerTarget(fs, false)
+	fs.BoolVar(&v.print, "print", false, "print per pipeline the request kf-run run would send, as JSON")
+	return fs
+}
+
+func validateCmd(ctx context.Context, args []string, e env) int {
+	var opt validateOptions
+	if _, code, ok := validateCommand().parse(opt.flagSet(), args, e, 0); !ok {
 		return code
 	}
+	c := opt.c
 	p, err := makePlan(ctx, c, e, true)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kf-run validate: %v\n", err)
@@ -50,7 +63,7 @@ func validateCmd(ctx context.Context, args []string, e env) int {
 	if len(p.Unset) > 0 {
 		fmt.Fprintf(e.stderr, "not set here, read by kf-run run: %s\n", strings.Join(p.Unset, ", "))
 	}
-	if *print {
+	if opt.print {
 		writeJSON(e.stdout, requests(p))
 		return exitOK
 	}

@@ -1,10 +1,26 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 )
+
+func versionCommand() command {
+	return command{
+		name:  "version",
+		usage: "kf-run version",
+		about: "Prints the version kf-run was built as, the Go toolchain and the platform.",
+		run:   versionCmd,
+	}
+}
+
+// versionCmd prints the version, whatever follows it on the line.
+func versionCmd(_ context.Context, _ []string, e env) int {
+	fmt.Fprintln(e.stdout, versionLine(version))
+	return exitOK
+}
 
 // versionLine is what `kf-run version` prints for this binary.
 func versionLine(stamped string) string {

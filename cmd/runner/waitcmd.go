@@ -28,13 +28,20 @@ env, the config file when there is one; its pipelines are not read). It
 never stops the runs it follows: on a timeout or an interrupt they go on.`,
 		env:   append(connectEnv(), reportEnv()...),
 		exits: exitCodesHelp,
+		flags: func() *flag.FlagSet { return new(waitOptions).flagSet() },
+		run:   waitCmd,
 	}
 }
 
-// waitCmd wires kf-run wait: connection → each run's source → wait → report.
-func waitCmd(ctx context.Context, args []string, e env) int {
+// waitOptions are kf-run wait's flags.
+type waitOptions struct {
+	c commonFlags
+	o outputFlags
+}
+
+func (w *waitOptions) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
-	var c commonFlags
+	c := &w.c
 	fs.StringVar(&c.config, "config", "", "config `FILE` for the connection (default kf-run.yaml when present)")
 	c.registerTarget(fs, true)
 	fs.Var(duration{&c.Timeout}, "timeout", "give up waiting after `DURATION`, e.g. 30m (exit 4)")
@@ -42,13 +49,18 @@ func waitCmd(ctx context.Context, args []string, e env) int {
 	fs.BoolVar(&c.NoComment, "no-comment", false, "do not post or update the pull request comment (merge request note on GitLab)")
 	fs.StringVar(&c.CommentKey, "comment-key", "", "`KEY` that tells this job's PR comment apart from other legs of a matrix job (or KF_RUN_COMMENT_KEY)")
 	fs.StringVar(&c.SummaryFile, "summary-file", "", "also write the markdown report (the GitHub job summary) to `FILE`")
-	var o outputFlags
-	o.register(fs)
-	cmd := waitCommand()
-	ids, code, ok := cmd.parse(fs, args, e, -1)
+	w.o.register(fs)
+	return fs
+}
+
+// waitCmd wires kf-run wait: connection → each run's source → wait → report.
+func waitCmd(ctx context.Context, args []string, e env) int {
+	var opt waitOptions
+	ids, code, ok := waitCommand().parse(opt.flagSet(), args, e, -1)
 	if !ok {
 		return code
 	}
+	c, o := opt.c, opt.o
 	if len(ids) == 0 {
 		fmt.Fprintf(e.stderr, "kf-run wait: give the ID of at least one run\nRun 'kf-run wait --help' for its usage.\n")
 		return exitUsage
