@@ -24,16 +24,19 @@ type command struct {
 	// running anything: what its --help lists, and what a tool that must
 	// know the flags (shell completion) reads. nil: it takes no flags.
 	flags func() *flag.FlagSet
+	// args are the words its first argument can be, for shell completion.
+	args []string
 	// run runs it with the arguments after its first word.
 	run func(ctx context.Context, args []string, e env) int
 }
 
 // commands are kf-run's commands, in the order its help lists them: what
-// run dispatches on, so a command is in this one list or nowhere.
+// run dispatches on and shell completion offers, so a command is in this
+// one list or nowhere.
 func commands() []command {
 	return []command{
 		runCommand(), waitCommand(), validateCommand(), doctorCommand(), stopCommand(),
-		scheduleCommand(), cleanupCommand(), versionCommand(),
+		scheduleCommand(), cleanupCommand(), completionCommand(), versionCommand(),
 	}
 }
 

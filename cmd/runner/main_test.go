@@ -27,6 +27,10 @@ func testEnv(vars map[string]string) (env, *bytes.Buffer, *bytes.Buffer) {
 func TestCLI(t *testing.T) {
 	t.Parallel()
 	spec, _ := filepath.Abs("../../examples/train/pipeline.yaml")
+	names := filepath.Join(t.TempDir(), "names.yaml")
+	if err := os.WriteFile(names, []byte("pipelines:\n  - name: train\n    compile: exit 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -57,6 +61,14 @@ func TestCLI(t *testing.T) {
 		{name: "cleanup help", args: []string{"cleanup", "--help"}, code: 0, out: "  1    a KFP call failed", lacks: []string{"--no-wait", "a run ended"}},
 		{name: "cleanup needs a pull request", args: []string{"cleanup", "--host", "http://127.0.0.1:9"}, code: 2, err: "which pull request? Give --pr N"},
 		{name: "cleanup with a missing config", args: []string{"cleanup", "--pr", "7", "--config", "/nonexistent/kf-run.yaml"}, code: 2, err: "read config"},
+		{name: "completion script", args: []string{"completion", "bash"}, code: 0, out: "complete -F _kf_run kf-run"},
+		{name: "completion needs a shell", args: []string{"completion"}, code: 2, err: "which shell? Give one of bash, zsh, fish"},
+		{name: "completion of an unknown shell", args: []string{"completion", "tcsh"}, code: 2, err: `no script for shell "tcsh"`},
+		{name: "completion: one shell", args: []string{"completion", "bash", "zsh"}, code: 2, err: `unexpected argument "zsh"`},
+		{name: "completion: --config is for names", args: []string{"completion", "zsh", "--config", names}, code: 2, err: "--config goes with pipelines"},
+		{name: "completion help", args: []string{"completion", "--help"}, code: 0, out: "kf-run completion fish > ~/.config/fish/completions/kf-run.fish", lacks: []string{"130"}},
+		{name: "pipeline names", args: []string{"completion", "pipelines", "--config", names}, code: 0, out: "train\n"},
+		{name: "pipeline names of a missing config", args: []string{"completion", "pipelines", "--config", "/nonexistent/kf-run.yaml"}, code: 2, err: "read config: open /nonexistent/kf-run.yaml"},
 		{name: "host not a URL", args: []string{"run", "--spec", spec, "--param", "dataset=x", "--host", "kubeflow:8888"}, code: 2, err: "not an http(s) URL"},
 	}
 	for _, tt := range tests {

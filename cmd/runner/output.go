@@ -37,6 +37,9 @@ func (f outputFormat) String() string {
 	return "text"
 }
 
+// values are the formats, for shell completion.
+func (outputFormat) values() []string { return []string{"text", "json"} }
+
 func (f outputFormat) Set(s string) error {
 	switch s {
 	case "text":

@@ -55,6 +55,7 @@ Usage:
   kf-run stop [--config FILE] [--state FILE]                  terminate the runs kf-run run started
   kf-run schedule sync [--config FILE] [--dry-run] [--prune]   make KFP's recurring runs match the config
   kf-run cleanup [--pr N] [--delete-versions]                 tidy up a closed pull request's previews
+  kf-run completion bash|zsh|fish                             print a shell completion script
   kf-run version
 
 Run 'kf-run COMMAND --help' for a command's flags, environment and exit codes.

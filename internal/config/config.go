@@ -2,6 +2,7 @@
 // key is an error), ${ENV} expansion, and template checks, every problem
 // reported with its file:line. It does not read the pipeline specs, look at
 // the CI environment or apply defaults that depend on them: that is plan.
+// PipelineNames is its one lenient read, for shell completion.
 package config
 
 import (
