@@ -319,21 +319,21 @@ func expectation(ds []time.Duration) (expect, spread time.Duration) {
 
 // next is how long to wait before reading the run again: the tick's shape.
 // Its unit is Interval (1 s): the end is due "near" (every 2.5 s, a
-// median lag of about 1.25 s) or may come at any read (every 3.5 s). One ListRuns
+// median lag of about 1.25 s) or may come at any read (every 4 s). One ListRuns
 // serves every run, and pollBudget caps the reads, whatever the shape.
 //
 //   - Past runs say when it should end (expect ± spread): wait half the
 //     time left until the window opens (at most Slow, at least near), and
 //     read every near inside it.
 //   - Else (no past runs, or the run outlived the window): with only the
-//     last tasks running, the end can come at any read (every 3.5 s);
+//     last tasks running, the end can come at any read (every 4 s);
 //     with a task still to start, it is at least that task away (a tenth
 //     of the time the newest running task has run, up to twice that). A
 //     task that has run for long is likely to run for long yet: past 70 s,
 //     every twentieth of its time so far, up to MaxInterval (15 s).
 func (t *tracker) next(now time.Time) time.Duration {
 	o := t.o
-	near, anytime := 5*o.Interval/2, 7*o.Interval/2
+	near, anytime := 5*o.Interval/2, 4*o.Interval
 	created := t.out.Started
 	if !t.run.Created.IsZero() {
 		created = t.run.Created

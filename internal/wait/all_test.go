@@ -189,7 +189,7 @@ func TestAllWatch(t *testing.T) {
 }
 
 // The tick is shaped around when past runs say the run ends: rare far from
-// it, every 2.5 s inside the window, then as without history: every 3.5 s
+// it, every 2.5 s inside the window, then as without history: every 4 s
 // once the last tasks run, slower with a task to come, and a task that has
 // run for long is read every twentieth of its time.
 func TestNextInterval(t *testing.T) {
@@ -220,12 +220,12 @@ func TestNextInterval(t *testing.T) {
 		at    time.Duration
 		want  time.Duration
 	}{
-		{"last task running 20 s", running, 30 * time.Second, 3500 * time.Millisecond},
+		{"last task running 20 s", running, 30 * time.Second, 4 * time.Second},
 		{"last task running 110 s", running, 120 * time.Second, 5500 * time.Millisecond},
 		{"last task running 30 min", running, 30*time.Minute + 10*time.Second, 15 * time.Second},
-		{"a task to come, 20 s in", toCome, 30 * time.Second, 3500 * time.Millisecond},
+		{"a task to come, 20 s in", toCome, 30 * time.Second, 4 * time.Second},
 		{"a task to come, 50 s in", toCome, 60 * time.Second, 5 * time.Second},
-		{"a task to come, 110 s in", toCome, 120 * time.Second, 7 * time.Second},
+		{"a task to come, 110 s in", toCome, 120 * time.Second, 8 * time.Second},
 		{"a task to come, 290 s in", toCome, 300 * time.Second, 14500 * time.Millisecond},
 	} {
 		tr.tasks = tt.tasks
