@@ -54,8 +54,10 @@ func (e Event) String() string {
 
 // Options tune the poll loop. Zero values take the defaults.
 type Options struct {
-	// Interval is the first poll interval (default 1s); it grows by half
-	// each poll up to MaxInterval (default 15s), with ±20% jitter.
+	// Interval is ForRun's first poll interval (default 1s); it grows by
+	// half each poll up to MaxInterval (default 15s), with ±20% jitter.
+	// All reads no more often than that schedule did for two runs
+	// (pollBudget), and shapes its tick in units of Interval.
 	Interval, MaxInterval time.Duration
 	// Heartbeat is how often a "still running" event is sent without any
 	// change (default 3m).
