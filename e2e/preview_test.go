@@ -145,7 +145,8 @@ func TestPreviewPullRequestSequence(t *testing.T) {
 
 // On pull_request_target a fork's head would run with the base's secrets:
 // refused with exit 2 before anything runs (not even a compile: command),
-// nothing submitted, no comment. preview.allow_forks lets it through.
+// nothing submitted, no comment. KF_RUN_ALLOW_FORKS=true in the job's
+// environment lets it through; kf-run.yaml, the fork's own, cannot.
 func TestPreviewForkRefusedOnPullRequestTarget(t *testing.T) {
 	t.Parallel()
 	gh := &fakeGitHub{t: t} // any call fails the test
@@ -161,8 +162,8 @@ func TestPreviewForkRefusedOnPullRequestTarget(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "kf-run.yaml"), cfg, 0o644)
 	env := githubPR(t, dir, srv.URL, "pull_request_target", "ccccccc3ccccccc3ccccccc3ccccccc3ccccccc3", "someone/ml")
 	r := kfRun(context.Background(), t, dir, env, "run")
-	if r.code != 2 || !strings.Contains(r.stderr, "refusing to submit the head of pull request #7 from the fork someone/ml: a pull_request_target workflow has this repository's secrets") ||
-		!strings.Contains(r.stderr, "preview.allow_forks: true") {
+	if r.code != 2 || !strings.Contains(r.stderr, "refusing to run the head of pull request #7 from the fork someone/ml: a pull_request_target workflow has this repository's secrets") ||
+		!strings.Contains(r.stderr, "set KF_RUN_ALLOW_FORKS=true in the workflow's env") {
 		t.Fatalf("want exit 2 saying why:\n%s", r)
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
@@ -202,7 +203,7 @@ func TestPreviewForkRefusedOnGitLab(t *testing.T) {
 		"CI_MERGE_REQUEST_SOURCE_PROJECT_PATH=someone/ml", "CI_MERGE_REQUEST_PROJECT_PATH=acme/ml", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME=feature",
 		"KF_RUN_HOST=" + shared.URL}
 	r := kfRun(context.Background(), t, dir, env, "run")
-	if r.code != 2 || !strings.Contains(r.stderr, "refusing to submit the head of pull request #7 from the fork someone/ml: a merge request pipeline run in the parent project") {
+	if r.code != 2 || !strings.Contains(r.stderr, "refusing to run the head of pull request #7 from the fork someone/ml: a merge request pipeline run in the parent project") {
 		t.Fatalf("want exit 2 saying why:\n%s", r)
 	}
 	if runs := shared.runsNamed(t, name+" ddddddd", ""); len(runs) != 0 {

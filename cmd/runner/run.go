@@ -154,7 +154,7 @@ func loadConfig(ctx context.Context, c commonFlags, e env, offline bool) (ci.Inf
 	// Before compile: commands, which are the fork's code too: validate
 	// submits nothing, but would run them with the job's secrets all the
 	// same.
-	if err := plan.CheckFork(cfg, info); err != nil {
+	if err := plan.CheckFork(info, e.getenv); err != nil {
 		switch {
 		case !offline:
 			return info, nil, err
@@ -179,7 +179,7 @@ request (GitHub); sections, a merge request note and a dotenv report
 (GitLab). Progress and the report go to stderr; stdout gets the result:
 one line per pipeline (name, state, run link), or with --output json one
 JSON object.`,
-		env:   append(append(connectEnv(), "KO_DOCKER_REPO", "KF_RUN_REGISTRY_USERNAME", "KF_RUN_STATE_FILE"), reportEnv()...),
+		env:   append(append(connectEnv(), "KO_DOCKER_REPO", "KF_RUN_REGISTRY_USERNAME", "KF_RUN_STATE_FILE", "KF_RUN_ALLOW_FORKS"), reportEnv()...),
 		exits: exitCodesHelp,
 		flags: func() *flag.FlagSet { return new(runOptions).flagSet() },
 		run:   runCmd,

@@ -36,9 +36,10 @@ every spec), so each schedule is planned from the spec this commit
 compiles to; --no-compile skips them. A pull request from a fork that
 runs with this repository's secrets (pull_request_target; a GitLab merge
 request pipeline run in the parent project) is refused before any
-compile: command runs, --dry-run included, unless preview.allow_forks:
-true: the fork's config and commands are its code. On a fork's
-pull_request, which gets no secrets, an unset ${VAR} error says so.
+compile: command runs, --dry-run included, unless the job's environment
+sets KF_RUN_ALLOW_FORKS=true: the fork's config and commands are its
+code. On a fork's pull_request, which gets no secrets, an unset ${VAR}
+error says so.
 
 Cron times are read in the time zone of the cluster's scheduled-workflow
 controller (pipeline-install-config's cronScheduleTimezone, UTC by
@@ -48,7 +49,7 @@ The plan also goes to the GitHub job summary (and --summary-file). With
 --dry-run on a pull request (GitHub) or merge request (GitLab) it shows what
 merging would change, in a comment (MR note) of its own per config file,
 updated in place by each push.`,
-		env: append(connectEnv(), "GITHUB_TOKEN", "KF_RUN_GITLAB_TOKEN", "KF_RUN_COMMENT_KEY"),
+		env: append(connectEnv(), "GITHUB_TOKEN", "KF_RUN_GITLAB_TOKEN", "KF_RUN_COMMENT_KEY", "KF_RUN_ALLOW_FORKS"),
 		exits: `Exit codes:
   0    KFP matches the config (or, with --dry-run, the plan was printed)
   1    a change failed or KFP could not be reached (the others were made; run it again)

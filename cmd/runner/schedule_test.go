@@ -51,18 +51,18 @@ pipelines:
 		},
 		{
 			name: "fork with secrets: refused before compiling, dry run too", event: "pull_request_target", args: []string{"--dry-run"},
-			code: 2, stderr: []string{"refusing to submit the head of pull request #7 from the fork someone/ml", "preview.allow_forks: true"},
+			code: 2, stderr: []string{"refusing to run the head of pull request #7 from the fork someone/ml", "set KF_RUN_ALLOW_FORKS=true in the workflow's env"},
 			unwanted: []string{"Compile pipeline specs"},
 		},
 		{
 			name: "fork with secrets: refused with --no-compile too", event: "pull_request_target", args: []string{"--no-compile"},
-			code: 2, stderr: []string{"refusing to submit the head of pull request #7"},
+			code: 2, stderr: []string{"refusing to run the head of pull request #7"},
 		},
 		{
 			// validate submits nothing, but compile: would run the fork's
 			// code with the job's secrets.
 			name: "validate, fork with secrets: compile: refused", cmd: []string{"validate"}, event: "pull_request_target",
-			code: 2, stderr: []string{"refusing to submit the head of pull request #7", "validate --no-compile"},
+			code: 2, stderr: []string{"refusing to run the head of pull request #7", "validate --no-compile"},
 			unwanted: []string{"Compile pipeline specs"},
 		},
 		{
@@ -72,9 +72,16 @@ pipelines:
 			unwanted: []string{"Compile pipeline specs", "refusing"},
 		},
 		{
+			// The fork's own kf-run.yaml cannot allow the fork.
+			name: "fork with secrets, allowed by the config: refused", preview: "preview: {allow_forks: true}", event: "pull_request_target",
+			args: []string{"--dry-run"},
+			code: 2, stderr: []string{"kf-run.yaml:4: preview.allow_forks is no longer read"},
+			unwanted: []string{"Compile pipeline specs"},
+		},
+		{
 			// An invalid host stops the plan after compiling, before KFP.
-			name: "fork with secrets, allowed: compiled", preview: "preview: {allow_forks: true}", event: "pull_request_target",
-			vars: map[string]string{"KF_RUN_HOST": "not a url"}, args: []string{"--dry-run"},
+			name: "fork with secrets, allowed by the job's environment: compiled", event: "pull_request_target",
+			vars: map[string]string{"KF_RUN_HOST": "not a url", "KF_RUN_ALLOW_FORKS": "true"}, args: []string{"--dry-run"},
 			code: 2, stderr: []string{"Compile pipeline specs", "train: compiled in ", "not an http(s) URL"},
 			compiled: true,
 		},

@@ -23,7 +23,7 @@ without secrets: a ${VAR} that is not set here is reported, not an error
 With --print it prints, per pipeline, the request kf-run run would send
 (as JSON): where, in which experiment, under which run and version names,
 with which parameters and which spec. ko:// images are shown unbuilt.`,
-		env: []string{"KF_RUN_HOST", "KF_RUN_NAMESPACE"},
+		env: []string{"KF_RUN_HOST", "KF_RUN_NAMESPACE", "KF_RUN_ALLOW_FORKS"},
 		exits: `Exit codes:
   0  the config, the specs and the parameters are fine
   2  they are not: the error says what and where (file:line)`,

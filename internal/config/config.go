@@ -375,6 +375,15 @@ func redactErrors(err error, secrets []string) error {
 	return one(err)
 }
 
+// retiredKeys are keys kf-run no longer reads, by path, and what to do
+// instead.
+var retiredKeys = map[string]string{
+	"preview.allow_forks": "preview.allow_forks is no longer read: on a fork's pull request kf-run.yaml is the fork's own file, " +
+		"so the fork could allow itself. Remove it; to let fork pull requests through where the job has your secrets, " +
+		"set KF_RUN_ALLOW_FORKS=true in the job's environment (the workflow's env: on GitHub, which pull_request_target " +
+		"takes from your default branch; a CI/CD variable of the project on GitLab)",
+}
+
 // checkKeys reports every mapping key in n that t (a struct with yaml
 // tags) does not declare, recursively, with its line.
 func checkKeys(path string, n *yaml.Node, t reflect.Type, where string, errs *[]error) {
@@ -403,6 +412,10 @@ func checkKeys(path string, n *yaml.Node, t reflect.Type, where string, errs *[]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			f, ok := fields[k.Value]
+			if why, gone := retiredKeys[strings.TrimPrefix(where+"."+k.Value, "the top level.")]; !ok && gone {
+				*errs = append(*errs, &Error{File: path, Line: k.Line, Msg: why})
+				continue
+			}
 			if !ok {
 				*errs = append(*errs, &Error{File: path, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in %s (known: %s)", k.Value, where, strings.Join(known, ", "))})
 				continue

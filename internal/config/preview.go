@@ -25,12 +25,6 @@ type Preview struct {
 	// same pipeline in the same pull request that started before it and
 	// have not ended (default true).
 	Supersede *bool `yaml:"supersede"`
-	// AllowForks lets kf-run submit a fork's pull request where the job
-	// has the base repository's secrets (GitHub pull_request_target, a
-	// GitLab fork MR pipeline run in the parent project). Off, kf-run
-	// refuses: the fork's pipeline would run on the team's cluster with
-	// the team's credentials.
-	AllowForks bool `yaml:"allow_forks"`
 }
 
 // PipelinePreview is a pipeline's preview: block, over the top-level one.

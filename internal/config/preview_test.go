@@ -10,7 +10,6 @@ func TestParsePreview(t *testing.T) {
 	src := `preview:
   experiment: "pr-{{ .PR.Number }}-ml"
   parameters: {epochs: 1}
-  allow_forks: true
 pipelines:
   - name: train
     spec: a.yaml
@@ -24,7 +23,7 @@ pipelines:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Previews() || c.Preview.Experiment.Value != "pr-{{ .PR.Number }}-ml" || c.Preview.Experiment.Line != 2 || !c.Preview.AllowForks {
+	if !c.Previews() || c.Preview.Experiment.Value != "pr-{{ .PR.Number }}-ml" || c.Preview.Experiment.Line != 2 {
 		t.Errorf("preview = %+v", c.Preview)
 	}
 	if pv := c.Pipelines[0].Preview; pv == nil || pv.Supersede == nil || *pv.Supersede || pv.Parameters["data"].V != "small" {
@@ -50,8 +49,12 @@ func TestParsePreviewErrors(t *testing.T) {
 	tests := []struct {
 		name, src, want string
 	}{
-		{"allow_forks is top-level only", "pipelines:\n  - name: a\n    spec: a.yaml\n    preview: {allow_forks: true}\n",
+		{"allow_forks is unknown on a pipeline", "pipelines:\n  - name: a\n    spec: a.yaml\n    preview: {allow_forks: true}\n",
 			`kf-run.yaml:4: unknown key "allow_forks" in pipelines[0].preview`},
+		// The fork's own kf-run.yaml could allow itself: the opt-in is
+		// the job's environment.
+		{"allow_forks is retired", "preview:\n  experiment: pr\n  allow_forks: true\npipelines: [{name: a, spec: a.yaml}]\n",
+			"kf-run.yaml:3: preview.allow_forks is no longer read: on a fork's pull request kf-run.yaml is the fork's own file, so the fork could allow itself. Remove it; to let fork pull requests through where the job has your secrets, set KF_RUN_ALLOW_FORKS=true"},
 		{"bad template", "preview:\n  experiment: \"pr-{{ .PR.Number\"\npipelines: [{name: a, spec: a.yaml}]\n",
 			"kf-run.yaml:2: bad template"},
 		{"secret in top-level preview parameters", "preview:\n  parameters:\n    token: ${API_TOKEN}\npipelines: [{name: a, spec: a.yaml, secret_parameters: [token]}]\n",

@@ -126,7 +126,7 @@ func build(in Input) (*Plan, error) {
 	}
 
 	if !in.Offline {
-		if err := CheckFork(in.Config, in.CI); err != nil {
+		if err := CheckFork(in.CI, getenv); err != nil {
 			return nil, err
 		}
 	}

@@ -102,23 +102,40 @@ func HasLine(description, line string) bool {
 	return false
 }
 
-// CheckFork refuses to submit a fork's pull request where the job has the
-// base repository's secrets (GitHub pull_request_target, a GitLab fork MR
-// pipeline run in the parent project), unless preview.allow_forks is set:
-// the fork's pipeline (and its compile: commands) would run on the team's
-// cluster with the team's credentials. cfg may be nil (--spec).
-func CheckFork(cfg *config.Config, info ci.Info) error {
-	if !info.ForkWithSecrets || (cfg != nil && cfg.Preview != nil && cfg.Preview.AllowForks) {
+// AllowForksVar, set to true in the job's environment, lets a fork's pull
+// request through where the job has the base repository's secrets. It is
+// read from the environment, which the workflow sets (pull_request_target
+// runs the workflow of the default branch), never from kf-run.yaml: on
+// such a job that file is the fork's own, and the fork could allow itself.
+const AllowForksVar = "KF_RUN_ALLOW_FORKS"
+
+// CheckFork refuses a fork's pull request where the job has the base
+// repository's secrets (GitHub pull_request_target, a GitLab fork MR
+// pipeline run in the parent project), unless AllowForksVar is true: the
+// fork's pipeline and its compile: commands would run on the team's
+// cluster with the team's credentials.
+func CheckFork(info ci.Info, getenv func(string) string) error {
+	if !info.ForkWithSecrets {
 		return nil
 	}
-	where := "a pull_request_target workflow"
-	if info.Provider == ci.GitLab {
-		where = "a merge request pipeline run in the parent project"
+	if v := getenv(AllowForksVar); v != "" {
+		allow, err := strconv.ParseBool(v)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("%s=%q: want true or false", AllowForksVar, v)}
+		}
+		if allow {
+			return nil
+		}
 	}
-	return &UsageError{Err: fmt.Errorf("refusing to submit the head of pull request #%d from the fork %s: %s has this repository's secrets, "+
+	where, how := "a pull_request_target workflow", "the workflow's env"
+	if info.Provider == ci.GitLab {
+		where, how = "a merge request pipeline run in the parent project", "a CI/CD variable of the project"
+	}
+	return &UsageError{Err: fmt.Errorf("refusing to run the head of pull request #%d from the fork %s: %s has this repository's secrets, "+
 		"and the fork's pipeline (and any compile: command) would run on your cluster with your credentials. Nothing was submitted. "+
-		"Run fork pull requests on pull_request (no secrets), or, after reviewing the change, set preview.allow_forks: true in kf-run.yaml",
-		info.PR, cmp.Or(info.ForkHead, "a fork"), where)}
+		"Run fork pull requests on pull_request (no secrets), or, after reviewing the change, set %s=true in %s "+
+		"(not in kf-run.yaml: here that file is the fork's)",
+		info.PR, cmp.Or(info.ForkHead, "a fork"), where, AllowForksVar, how)}
 }
 
 // previewOf is what a pipeline entry's preview changes, for pipeline().

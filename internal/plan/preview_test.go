@@ -114,7 +114,8 @@ func TestCheckFork(t *testing.T) {
 	cfg := loadConfig(t, "kubeflow: {host: http://127.0.0.1:8888}\npreview: {}\npipelines:\n  - {name: train, spec: SPEC, parameters: {dataset: d}}\n")
 	_, err := New(Input{Config: cfg, CI: target})
 	var ue *UsageError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "refusing to submit the head of pull request #7 from the fork someone/ml: a pull_request_target workflow") {
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "refusing to run the head of pull request #7 from the fork someone/ml: a pull_request_target workflow") ||
+		!strings.Contains(err.Error(), "set KF_RUN_ALLOW_FORKS=true in the workflow's env (not in kf-run.yaml: here that file is the fork's)") {
 		t.Errorf("pull_request_target from a fork: %v", err)
 	}
 	// Validation submits nothing: it goes on.
@@ -122,17 +123,33 @@ func TestCheckFork(t *testing.T) {
 		t.Errorf("offline: %v", err)
 	}
 	gl := ci.Info{Provider: ci.GitLab, PR: 3, Fork: true, ForkHead: "someone/ml", ForkWithSecrets: true}
-	if err := CheckFork(nil, gl); err == nil || !strings.Contains(err.Error(), "a merge request pipeline run in the parent project") {
+	noEnv := func(string) string { return "" }
+	if err := CheckFork(gl, noEnv); err == nil || !strings.Contains(err.Error(), "a merge request pipeline run in the parent project") ||
+		!strings.Contains(err.Error(), "a CI/CD variable of the project") {
 		t.Errorf("GitLab fork in the parent: %v", err)
 	}
-	allowed := loadConfig(t, "kubeflow: {host: http://127.0.0.1:8888}\npreview: {allow_forks: true}\npipelines:\n  - {name: train, spec: SPEC, parameters: {dataset: d}}\n")
-	if _, err := New(Input{Config: allowed, CI: target}); err != nil {
-		t.Errorf("allow_forks: %v", err)
+	// The opt-in is the job's environment, never the (fork's) config.
+	allow := func(v string) func(string) string {
+		return func(k string) string {
+			if k == AllowForksVar {
+				return v
+			}
+			return ""
+		}
+	}
+	if _, err := New(Input{Config: cfg, CI: target, Getenv: allow("true")}); err != nil {
+		t.Errorf("KF_RUN_ALLOW_FORKS=true: %v", err)
+	}
+	if _, err := New(Input{Config: cfg, CI: target, Getenv: allow("false")}); !errors.As(err, &ue) {
+		t.Errorf("KF_RUN_ALLOW_FORKS=false: %v, want refused", err)
+	}
+	if err := CheckFork(target, allow("yes please")); err == nil || !strings.Contains(err.Error(), `KF_RUN_ALLOW_FORKS="yes please": want true or false`) {
+		t.Errorf("KF_RUN_ALLOW_FORKS=yes please: %v", err)
 	}
 	// A fork's PR without the base's secrets is not refused here.
 	plain := target
 	plain.Event, plain.ForkWithSecrets = "pull_request", false
-	if err := CheckFork(cfg, plain); err != nil {
+	if err := CheckFork(plain, noEnv); err != nil {
 		t.Errorf("pull_request from a fork: %v", err)
 	}
 }
