@@ -39,6 +39,10 @@ pipelines:
     spec: score.yaml
 `)
 	write("other.yaml", "pipelines:\n  - name: nightly\n    spec: nightly.yaml\n")
+	if err := os.Mkdir(filepath.Join(dir, "my dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("my dir/k.yaml", "pipelines:\n  - name: weekly\n    spec: weekly.yaml\n")
 
 	tests := []struct {
 		words []string // after the binary; the last is the word completed
@@ -49,9 +53,19 @@ pipelines:
 		{[]string{"validate", "--config", "other.yaml", "--pipeline", ""}, []string{"nightly"}},
 		{[]string{"run", "--config=other.yaml", "--pipeline", ""}, []string{"nightly"}},
 	}
+	// bash keeps a word's quoting in COMP_WORDS: the path is unquoted
+	// before kf-run reads it.
+	quoted := []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"run", "--config", `"my dir/k.yaml"`, "--pipeline", ""}, []string{"weekly"}},
+		{[]string{"run", "--config", `'my dir/k.yaml'`, "--pipeline", ""}, []string{"weekly"}},
+		{[]string{"run", "--config", `my\ dir/k.yaml`, "--pipeline", ""}, []string{"weekly"}},
+	}
 	t.Run("bash", func(t *testing.T) {
 		script := completionScript(t, dir, "bash")
-		for _, tt := range tests {
+		for _, tt := range append(tests, quoted...) {
 			var words []string // as COMP_WORDS has them: split at =
 			for _, w := range tt.words {
 				if k, v, ok := strings.Cut(w, "="); ok {

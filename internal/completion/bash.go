@@ -44,10 +44,36 @@ const bashHead = `# bash completion for @NAME@, written by "@NAME@ completion ba
     done < <(compgen -f -- "$2")
 }
 
-# @FN@_home WORD: WORD with a leading ~/ made $HOME/, as the shell would
-# when it runs the line.
+# @FN@_home WORD: WORD as the shell passes it when it runs the line, as
+# bash keeps it quoted in COMP_WORDS: one level of '...' or "..." undone,
+# else backslash escapes undone and a leading ~/ made $HOME/. No eval: the
+# line is the user's, not yet run.
 @FN@_home() {
-    if [[ $1 == '~/'* ]]; then printf '%s\n' "$HOME/${1#\~/}"; else printf '%s\n' "$1"; fi
+    local w=$1 out= c i dq=
+    case $w in
+    \'*\')
+        w=${w#\'}
+        printf '%s\n' "${w%\'}"
+        return
+        ;;
+    \"*\")
+        w=${w#\"}
+        w=${w%\"}
+        dq=1
+        ;;
+    '~/'*) w=$HOME/${w#\~/} ;;
+    esac
+    for ((i = 0; i < ${#w}; i++)); do
+        c=${w:i:1}
+        # Inside "...", a backslash escapes only $, a backquote, " and
+        # itself.
+        if [[ $c == \\ && ( -z $dq || ${w:i+1:1} == [\$\"\\] || ${w:i+1:1} == $'\x60' ) ]]; then
+            i=$((i + 1))
+            c=${w:i:1}
+        fi
+        out+=$c
+    done
+    printf '%s\n' "$out"
 }
 
 @FN@() {
