@@ -22,14 +22,6 @@ func registerNoCompile(fs *flag.FlagSet, skip *bool) {
 	fs.BoolVar(skip, "no-compile", false, "do not run the pipelines' compile: commands; their specs must exist already")
 }
 
-// compileSpecs runs the compile: commands of the selected pipelines, each
-// distinct command once, before plan reads their specs: in the config
-// file's directory, with this process's whole environment (the job's), in
-// a log group of its own, on stderr with the rest of the progress.
-// validate runs them too (compiling is local), and schedule sync.
-// A failed command, or a spec it did not write as a pipeline, is a
-// *config.Error at the compile: key (exit 2, nothing submitted), after the
-// output's tail is shown masked and fenced.
 // compiles says whether compileSpecs would run a command.
 func compiles(cfg *config.Config, c commonFlags) bool {
 	jobs, _ := compileJobs(cfg, c)
@@ -56,6 +48,14 @@ func compileJobs(cfg *config.Config, c commonFlags) ([]compile.Job, map[string]i
 	return jobs, line
 }
 
+// compileSpecs runs the compile: commands of the selected pipelines, each
+// distinct command once, before plan reads their specs: in the config
+// file's directory, with this process's whole environment (the job's), in
+// a log group of its own, on stderr with the rest of the progress.
+// validate runs them too (compiling is local), and schedule sync.
+// A failed command, or a spec it did not write as a pipeline, is a
+// *config.Error at the compile: key (exit 2, nothing submitted), after the
+// output's tail is shown masked and fenced.
 func compileSpecs(ctx context.Context, cfg *config.Config, c commonFlags, info ci.Info, e env, validate bool) error {
 	jobs, line := compileJobs(cfg, c)
 	if len(jobs) == 0 {

@@ -22,11 +22,18 @@ without secrets: a ${VAR} that is not set here is reported, not an error
 (kf-run run reads it), so lint jobs and pull requests from forks can run it.
 With --print it prints, per pipeline, the request kf-run run would send
 (as JSON): where, in which experiment, under which run and version names,
-with which parameters and which spec. ko:// images are shown unbuilt.`,
+with which parameters and which spec. ko:// images are shown unbuilt.
+
+The pipelines' compile: commands run first (--no-compile skips them),
+except on a fork's pull request in a job with this repository's secrets
+(pull_request_target; a GitLab fork merge request pipeline run in the
+parent project): there they are the fork's code, and validate refuses
+them unless the job's environment sets KF_RUN_ALLOW_FORKS=true.`,
 		env: []string{"KF_RUN_HOST", "KF_RUN_NAMESPACE", "KF_RUN_ALLOW_FORKS"},
 		exits: `Exit codes:
   0  the config, the specs and the parameters are fine
-  2  they are not: the error says what and where (file:line)`,
+  2  they are not: the error says what and where (file:line); or a
+     fork's compile: commands were refused`,
 		flags: func() *flag.FlagSet { return new(validateOptions).flagSet() },
 		run:   validateCmd,
 	}

@@ -3,6 +3,7 @@ package wait
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"time"
@@ -62,7 +63,7 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 	watching := false
 	pending := map[string]bool{} // runs whose workflow changed, to read
 	poll := true                 // read every run at the next turn
-	polls := 0                   // ticks read so far (see pollBudget)
+	polls := 0                   // reads so far that the budget counts (pollBudget)
 	failures := 0
 	for {
 		active := ts[:0:0]
@@ -90,7 +91,10 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 		if poll {
 			poll = false
 			polls++
-			if err := readAll(ctx, api, active, o, start); err != nil {
+			spare := pollsBy(o.Now().Sub(start), o) - polls
+			extra, err := readAll(ctx, api, active, o, start, spare)
+			polls += extra
+			if err != nil {
 				if ctx.Err() != nil {
 					continue
 				}
@@ -124,6 +128,7 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 			continue // all ended: the loop's top sees it
 		}
 		wait := o.Heartbeat
+		nextPoll := now.Add(wait)
 		if !watching {
 			tick := o.Slow
 			for _, t := range active {
@@ -131,13 +136,20 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 					tick = min(tick, t.next(now))
 				}
 			}
-			wait = max(jittered(tick), pollBudget(polls, o)-now.Sub(start))
+			wait = jittered(tick)
+			if b := pollBudget(polls, o) - now.Sub(start); b > wait {
+				// Later, never earlier, than the budget allows; jittered
+				// still, so jobs started together do not read in step.
+				wait = b + time.Duration(rand.Int64N(int64(b/5)+1))
+			}
+			nextPoll = now.Add(wait)
 		}
 		for _, t := range active {
 			if t.done {
 				continue
 			}
 			t.heartbeat(now)
+			wait = min(wait, max(t.lastEvent.Add(o.Heartbeat).Sub(now), time.Millisecond))
 			if t.p.Timeout > 0 {
 				wait = min(wait, max(t.p.Timeout-now.Sub(start), time.Millisecond))
 			}
@@ -148,7 +160,8 @@ func All(ctx context.Context, api ListAPI, pipelines []*plan.Pipeline, o Options
 		select {
 		case <-ctx.Done():
 		case <-o.After(wait):
-			poll = !watching
+			// A wake for a heartbeat or a timeout is not a tick.
+			poll = !watching && !o.Now().Before(nextPoll)
 		case ev := <-o.Watch:
 			switch {
 			case ev.RunID == "":
@@ -183,11 +196,14 @@ func byRun(ts []*tracker, id string) *tracker {
 }
 
 // readAll reads the active runs with one ListRuns (per 200), and with
-// GetRun those that need their tasks.
-func readAll(ctx context.Context, api ListAPI, active []*tracker, o Options, start time.Time) error {
+// GetRun those listed without tasks that need them: on a change of state
+// and at the end always; every DetailEvery only as far as spare (what the
+// budget has left) goes, the runs read longest ago first. It returns how
+// many of those optional reads it made.
+func readAll(ctx context.Context, api ListAPI, active []*tracker, o Options, start time.Time, spare int) (int, error) {
 	active = slices.DeleteFunc(slices.Clone(active), func(t *tracker) bool { return t.done })
 	if len(active) == 0 {
-		return nil
+		return 0, nil
 	}
 	ids := make([]string, 0, len(active))
 	for _, t := range active {
@@ -200,18 +216,39 @@ func readAll(ctx context.Context, api ListAPI, active []*tracker, o Options, sta
 	runs, err := api.RunsByID(pctx, ids)
 	cancel()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	now := o.Now()
+	var due []*tracker // listed without tasks, DetailEvery passed
 	for _, t := range active {
 		r, ok := runs[t.p.Submission.RunID]
-		if !ok || (len(r.Nodes) == 0 && t.needsDetail(r, now)) {
+		if ok && len(r.Nodes) == 0 {
+			// Listed without tasks (the task API): they are as the last
+			// GetRun saw them, not gone.
+			if t.mustDetail(r) {
+				readOne(ctx, api, t, o)
+				continue
+			}
+			r.Nodes = t.run.Nodes
+			if t.mayDetail(r, now) {
+				due = append(due, t)
+			}
+		}
+		if !ok {
 			readOne(ctx, api, t, o)
 			continue
 		}
 		t.observe(ctx, api, r)
 	}
-	return nil
+	slices.SortStableFunc(due, func(a, b *tracker) int { return a.readAt.Compare(b.readAt) })
+	extra := 0
+	for _, t := range due[:max(0, min(spare, len(due)))] {
+		if !t.done {
+			readOne(ctx, api, t, o)
+			extra++
+		}
+	}
+	return extra, nil
 }
 
 func minTimeout(ts []*tracker) time.Duration {
@@ -251,14 +288,16 @@ func learn(ctx context.Context, api ListAPI, ts []*tracker, o Options) {
 	if o.History < 0 {
 		return
 	}
+	// One deadline for all: a hanging server must not hold the first
+	// read back for long.
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	past := map[string][]kfp.PastRun{}
 	read := func(exp string) []kfp.PastRun {
 		if runs, ok := past[exp]; ok {
 			return runs
 		}
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		runs, err := api.PastRuns(lctx, exp, o.History)
-		cancel()
 		if err != nil {
 			runs = nil
 		}
@@ -329,7 +368,7 @@ func expectation(ds []time.Duration) (expect, spread time.Duration) {
 //     last tasks running, the end can come at any read (every 4 s);
 //     with a task still to start, it is at least that task away (a tenth
 //     of the time the newest running task has run, up to twice that). A
-//     task that has run for long is likely to run for long yet: past 70 s,
+//     task that has run for long is likely to run for long yet: past 80 s,
 //     every twentieth of its time so far, up to MaxInterval (15 s).
 func (t *tracker) next(now time.Time) time.Duration {
 	o := t.o
@@ -379,6 +418,22 @@ func pollBudget(polls int, o Options) time.Duration {
 		d = min(d*3/2, o.MaxInterval)
 	}
 	return at
+}
+
+// pollsBy is how many reads pollBudget allows by elapsed: two at each
+// point of the old schedule passed.
+func pollsBy(elapsed time.Duration, o Options) int {
+	n := 0
+	at, d := time.Duration(0), o.Interval
+	for at <= elapsed {
+		if d >= o.MaxInterval {
+			return n + 2*(1+int((elapsed-at)/o.MaxInterval))
+		}
+		n += 2
+		at += d
+		d = min(d*3/2, o.MaxInterval)
+	}
+	return n
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }

@@ -446,3 +446,96 @@ func TestAllReadsNoMoreThanTwoRunsDid(t *testing.T) {
 		}
 	}
 }
+
+// Listed without tasks (the task API), a run keeps the tasks its last
+// GetRun saw: no task flips to an unknown state between reads.
+func TestAllTaskAPIKeepsTasks(t *testing.T) {
+	t.Parallel()
+	c := &clock{now: t0}
+	f := &listAPI{t: t, clock: c, ends: map[string]time.Duration{"run-0": 30 * time.Second}}
+	pl := pipelines(1)
+	pl[0].Spec = &pipelinespec.Spec{Name: "p", Tasks: []pipelinespec.Task{{Name: "train"}}}
+	var events []string
+	All(t.Context(), f, pl, Options{Now: c.Now, After: c.After, OnEvent: func(e Event) { events = append(events, e.String()) }})
+	want := []string{"p0: task train RUNNING", "p0: run RUNNING", "p0: task train SUCCEEDED", "p0: run SUCCEEDED"}
+	if diff := cmp.Diff(want, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+// Reading each run's tasks every DetailEvery (--follow on the task API)
+// is rationed by the budget too, the runs read longest ago first: beyond
+// the budget only the reads a change of state needs are made, two a run.
+func TestAllDetailEveryWithinBudget(t *testing.T) {
+	t.Parallel()
+	c := &clock{now: t0}
+	const n = 20
+	f := &listAPI{t: t, clock: c, ends: map[string]time.Duration{}, sawEnd: map[string]time.Time{}}
+	for i := range n {
+		f.ends[fmt.Sprintf("run-%d", i)] = 10*time.Minute + time.Duration(i)*time.Second
+	}
+	All(t.Context(), f, pipelines(n), Options{Now: c.Now, After: c.After, DetailEvery: 5 * time.Second})
+	for id, end := range f.ends {
+		// The ListRuns tick is not starved by the detail reads: at most
+		// MaxInterval with its jitter.
+		if lag := f.sawEnd[id].Sub(t0.Add(end)); lag > 18*time.Second {
+			t.Errorf("%s: its end seen %s late", id, lag)
+		}
+	}
+	elapsed := c.Now().Sub(t0)
+	o := Options{}
+	o.defaults()
+	if max := pollsBy(elapsed, o) + 2*n; f.lists+f.gets > max {
+		t.Errorf("%d reads (%d lists, %d GetRuns) in %s: the budget allows %d, and 2 a run for its changes", f.lists+f.gets, f.lists, f.gets, elapsed, max)
+	}
+	for id, gets := range f.getsByRun {
+		if gets < 4 {
+			t.Errorf("%s read %d times with its tasks in 10 minutes: the spare reads skip it", id, gets)
+		}
+	}
+}
+
+func TestPollsBy(t *testing.T) {
+	t.Parallel()
+	o := Options{}
+	o.defaults()
+	for _, polls := range []int{0, 2, 4, 10, 16, 18, 30, 100} {
+		at := pollBudget(polls, o)
+		if got := pollsBy(at, o); got != polls+2 {
+			t.Errorf("pollsBy(%s) = %d, want %d (pollBudget(%d) = %s)", at, got, polls+2, polls, at)
+		}
+		if got := pollsBy(at-time.Millisecond, o); polls > 0 && got != polls {
+			t.Errorf("pollsBy(%s) = %d, want %d", at-time.Millisecond, got, polls)
+		}
+	}
+}
+
+// A heartbeat is sent on time however slow the tick, and waking for it is
+// not a read.
+func TestAllHeartbeatOnTime(t *testing.T) {
+	t.Parallel()
+	c := &clock{now: t0}
+	f := &listAPI{t: t, clock: c, tasks: true, ends: map[string]time.Duration{"run-0": 10 * time.Minute}}
+	for i := range 4 { // past runs of 10 min: far from the window the tick is 30 s
+		f.past = append(f.past, kfp.PastRun{ID: fmt.Sprint("old-", i), Pipeline: "p", Created: t0, Finished: t0.Add(10 * time.Minute)})
+	}
+	pl := pipelines(1)
+	pl[0].Spec = &pipelinespec.Spec{Name: "p"}
+	var beats []time.Duration
+	All(t.Context(), f, pl, Options{Now: c.Now, After: c.After, Heartbeat: 10 * time.Second, OnEvent: func(e Event) {
+		if e.Heartbeat {
+			beats = append(beats, c.Now().Sub(t0))
+		}
+	}})
+	if len(beats) < 50 {
+		t.Fatalf("%d heartbeats in 10 minutes, want one every 10 s", len(beats))
+	}
+	for i := 1; i < len(beats); i++ {
+		if gap := beats[i] - beats[i-1]; gap > 10*time.Second {
+			t.Errorf("heartbeats %s apart (at %s)", gap, beats[i])
+		}
+	}
+	if f.lists > 20 {
+		t.Errorf("%d ListRuns: the heartbeats' wakes were read too", f.lists)
+	}
+}

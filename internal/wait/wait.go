@@ -282,15 +282,23 @@ func (t *tracker) finish(err error) {
 	}
 }
 
-// needsDetail says whether a listed run without tasks must be read with
-// its tasks: its state changed, it ended, or DetailEvery passed. A run
-// that has not started has no tasks to read.
-func (t *tracker) needsDetail(listed kfp.Run, now time.Time) bool {
+// mustDetail says whether a listed run without tasks must be read with
+// its tasks: its state changed, or it ended. A run that has not started
+// has no tasks to read.
+func (t *tracker) mustDetail(listed kfp.Run) bool {
 	if listed.State == kfp.StatePending || listed.State == kfp.StateUnspecified {
 		return false
 	}
-	return listed.State != t.runState || listed.State.IsTerminal() ||
-		(t.o.DetailEvery > 0 && now.Sub(t.readAt) >= t.o.DetailEvery)
+	return listed.State != t.runState || listed.State.IsTerminal()
+}
+
+// mayDetail says whether a listed run without tasks is due a read of its
+// tasks anyway: DetailEvery passed since the last.
+func (t *tracker) mayDetail(listed kfp.Run, now time.Time) bool {
+	if listed.State == kfp.StatePending || listed.State == kfp.StateUnspecified {
+		return false
+	}
+	return t.o.DetailEvery > 0 && now.Sub(t.readAt) >= t.o.DetailEvery
 }
 
 func jittered(d time.Duration) time.Duration {
