@@ -91,25 +91,7 @@ const bashHead = `# bash completion for @NAME@, written by "@NAME@ completion ba
         fi
         case $w in
         =) expect='=' ;; # a value for a flag that takes none: --no-wait=true
-        -*=*)
-            w=${w#-}
-            w=${w#-}
-            given+=("${w%%=*}" "${w#*=}")
-            ;;
-        -*)
-            w=${w#-}
-            w=${w#-}
-            if @FN@_takes_value "$cmd" "$w"; then expect=$w; fi
-            ;;
-        *)
-            if @FN@_is_sub "$cmd" "$w"; then
-                cmd=${cmd:+$cmd }$w
-                n=0
-            else
-                n=$((n + 1))
-            fi
-            ;;
-        esac
+@SCAN@        esac
     done
     if [[ $cur == = ]]; then
         cur=
@@ -126,8 +108,7 @@ const bashHead = `# bash completion for @NAME@, written by "@NAME@ completion ba
 
 func bash(t *tree) string {
 	var b strings.Builder
-	r := strings.NewReplacer("@NAME@", t.name, "@FN@", t.fn)
-	b.WriteString(r.Replace(bashHead))
+	b.WriteString(head(bashHead, t))
 
 	// The value of a flag.
 	b.WriteString("    if [[ -n $expect ]]; then\n        case \"$cmd|$expect\" in\n")

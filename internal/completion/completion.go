@@ -238,3 +238,33 @@ func patterns(keys []string) string {
 	}
 	return strings.Join(q, "|")
 }
+
+// scanArms are the arms of the case that reads each word before the cursor,
+// in the bash and zsh scripts alike (their heads hold @SCAN@): a
+// --flag=value is a given pair, a --flag that takes a value awaits it, and
+// another word is the command's next word or an argument.
+const scanArms = `        -*=*)
+            w=${w#-}
+            w=${w#-}
+            given+=("${w%%=*}" "${w#*=}")
+            ;;
+        -*)
+            w=${w#-}
+            w=${w#-}
+            if @FN@_takes_value "$cmd" "$w"; then expect=$w; fi
+            ;;
+        *)
+            if @FN@_is_sub "$cmd" "$w"; then
+                cmd=${cmd:+$cmd }$w
+                n=0
+            else
+                n=$((n + 1))
+            fi
+            ;;
+`
+
+// head is a script's head with its placeholders filled.
+func head(h string, t *tree) string {
+	h = strings.Replace(h, "@SCAN@", scanArms, 1)
+	return strings.NewReplacer("@NAME@", t.name, "@FN@", t.fn).Replace(h)
+}

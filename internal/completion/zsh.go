@@ -31,25 +31,7 @@ const zshHead = `#compdef @NAME@
             continue
         fi
         case $w in
-        -*=*)
-            w=${w#-}
-            w=${w#-}
-            given+=("${w%%=*}" "${w#*=}")
-            ;;
-        -*)
-            w=${w#-}
-            w=${w#-}
-            if @FN@_takes_value "$cmd" "$w"; then expect=$w; fi
-            ;;
-        *)
-            if @FN@_is_sub "$cmd" "$w"; then
-                cmd=${cmd:+$cmd }$w
-                n=0
-            else
-                n=$((n + 1))
-            fi
-            ;;
-        esac
+@SCAN@        esac
     done
     if [[ -z $expect && $cur == -*=* ]]; then
         w=${cur%%=*}
@@ -61,8 +43,7 @@ const zshHead = `#compdef @NAME@
 
 func zsh(t *tree) string {
 	var b strings.Builder
-	r := strings.NewReplacer("@NAME@", t.name, "@FN@", t.fn)
-	b.WriteString(r.Replace(zshHead))
+	b.WriteString(head(zshHead, t))
 
 	b.WriteString("    if [[ -n $expect ]]; then\n        case \"$cmd|$expect\" in\n")
 	for _, a := range t.valueArms() {
